@@ -1,0 +1,1 @@
+"""The HTTP gateway: dividends from cache or chain, and the entry point of trades."""

@@ -1,0 +1,82 @@
+"""Beanie documents: the durable record of every trade, and the database lifecycle.
+
+Beanie 2 runs on PyMongo's native async client (``AsyncMongoClient``). Motor is past end of life
+and Beanie 2 refuses Motor database objects, so there is no Motor anywhere in this project.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+import pymongo
+from beanie import Document, init_beanie
+from pydantic import Field
+from pymongo import AsyncMongoClient
+
+from shared.events import utc_now
+
+
+class TradeState(StrEnum):
+    REQUESTED = "requested"
+    FAILED = "failed"
+
+
+class Trade(Document):
+    """One trade, from the request that admitted it to its outcome."""
+
+    trade_id: str
+    trace_id: str
+    netuid: int
+    hotkey: str
+    state: TradeState = TradeState.REQUESTED
+    # The API token's name (never its secret) that asked for the trade.
+    requested_by: str
+    requested_at: datetime = Field(default_factory=utc_now)
+    updated_at: datetime = Field(default_factory=utc_now)
+    error: str | None = None
+
+    class Settings:
+        name = "trades"
+        indexes = [  # noqa: RUF012 - Beanie reads this plain class attribute
+            pymongo.IndexModel([("trade_id", 1)], unique=True),
+            pymongo.IndexModel([("netuid", 1), ("hotkey", 1), ("requested_at", -1)]),
+            pymongo.IndexModel([("state", 1), ("requested_at", -1)]),
+        ]
+
+
+DOCUMENTS: list[type[Document]] = [Trade]
+
+
+def mongo_client(url: str, timeout_seconds: float) -> AsyncMongoClient[dict[str, object]]:
+    """A client whose every operation gives up after ``timeout_seconds``."""
+    timeout_ms = int(timeout_seconds * 1000)
+    return AsyncMongoClient(
+        url,
+        serverSelectionTimeoutMS=timeout_ms,
+        connectTimeoutMS=timeout_ms,
+        socketTimeoutMS=timeout_ms,
+        timeoutMS=timeout_ms,
+        tz_aware=True,
+    )
+
+
+async def init_documents(client: AsyncMongoClient[dict[str, object]], database: str) -> None:
+    """Bind the documents to ``database`` and create their indexes (idempotent)."""
+    await init_beanie(database=client[database], document_models=DOCUMENTS, skip_indexes=True)
+    for document in DOCUMENTS:
+        await ensure_indexes(document)
+
+
+async def ensure_indexes(document: type[Document]) -> None:
+    """Create a document's ``Settings.indexes``, one ``createIndexes`` command per index.
+
+    Beanie sends all of a collection's indexes in one command. FerretDB 1.24 (the local
+    MongoDB-compatible server of CI and ``make run-local``) drops the connection on such a
+    command when the indexes already exist, i.e. on every start after the first. One index per
+    command is idempotent on both FerretDB and MongoDB.
+    """
+    collection = document.get_pymongo_collection()
+    for index in document.get_settings().indexes:
+        if isinstance(index, pymongo.IndexModel):
+            await collection.create_indexes([index])

@@ -1,0 +1,106 @@
+"""Where the tests' real Redis and MongoDB come from.
+
+1. ``REDIS_URL`` / ``MONGODB_URL`` when set (CI and ``make test`` start local servers with
+   ``scripts/provision.sh``: redis-server and a MongoDB-wire-compatible FerretDB);
+2. otherwise containers from testcontainers, when a Docker daemon answers;
+3. otherwise the run stops with a message that says how to provide them.
+
+The test suite flushes the Redis database it is given and creates (then drops) its own MongoDB
+databases, so never point these variables at data you want to keep.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+HOW_TO = (
+    "Tests need a real Redis and a real MongoDB-compatible server. Either run "
+    "`bash scripts/provision.sh install && bash scripts/provision.sh start` and export "
+    "REDIS_URL=redis://127.0.0.1:6379/0 MONGODB_URL=mongodb://127.0.0.1:27017 "
+    "(`make test` does this), or start a Docker daemon so that testcontainers can."
+)
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=3).ping()
+    except Exception:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def redis_url() -> Iterator[str]:
+    if url := os.environ.get("REDIS_URL"):
+        yield url
+        return
+    if not _docker_answers():
+        pytest.exit(f"REDIS_URL is not set and no Docker daemon answers. {HOW_TO}", returncode=2)
+    from testcontainers.community.redis import RedisContainer
+
+    with RedisContainer("redis:7.4-alpine") as container:
+        yield f"redis://{container.get_container_host_ip()}:{container.get_exposed_port(6379)}/0"
+
+
+@contextlib.contextmanager
+def mongodb_url() -> Iterator[str]:
+    if url := os.environ.get("MONGODB_URL"):
+        yield url
+        return
+    if not _docker_answers():
+        pytest.exit(f"MONGODB_URL is not set and no Docker daemon answers. {HOW_TO}", returncode=2)
+    from testcontainers.community.mongodb import MongoDbContainer
+
+    with MongoDbContainer("mongo:8.0") as container:
+        yield container.get_connection_url()
+
+
+class DisposableRedis:
+    """A private redis-server process that a test may stop, to see the service survive it."""
+
+    def __init__(self, process: subprocess.Popen[bytes], port: int) -> None:
+        self.process, self.port = process, port
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def disposable_redis(directory: Path) -> Iterator[DisposableRedis]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("needs the redis-server binary (scripts/provision.sh install) to stop a Redis")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(  # noqa: S603 - a fixed binary with fixed arguments
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(directory)],
+        stdout=subprocess.DEVNULL,
+    )
+    server = DisposableRedis(process, port)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+                break
+            time.sleep(0.05)
+        yield server
+    finally:
+        server.stop()
