@@ -21,6 +21,7 @@ from gateway.cache import DividendCache
 from gateway.dividends import DividendService
 from gateway.errors import install_error_handlers
 from gateway.middleware import RequestIdMiddleware
+from gateway.openapi import install_openapi
 from gateway.ratelimit import RateLimiter
 from gateway.state import Services
 from shared.chain import ChainClient, DividendReader
@@ -115,6 +116,7 @@ def create_app(
     )
     app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)
+    install_openapi(app)
     app.include_router(health.router)
     app.include_router(dividends.router)
     return app

@@ -5,6 +5,16 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from shared.chain import Unit
+from shared.events import Hotkey
+
+
+class DividendsParams(BaseModel):
+    """Query parameters of ``GET /api/v1/tao_dividends`` (one model: validated in one pass)."""
+
+    netuid: int | None = Field(default=None, ge=0, le=65535, description="Subnet; 0 is root.")
+    hotkey: Hotkey | None = Field(default=None, description="SS58 address (checksum-validated).")
+    trade: bool = Field(default=False, description="Queue a sentiment-driven trade (trade scope).")
+    cursor: int = Field(default=0, ge=0, description="All-subnets page start (a netuid).")
 
 
 class DividendEntryOut(BaseModel):

@@ -53,6 +53,17 @@ install_apt_packages() {
   log "apt: installing ${missing[*]}"
   as_root apt-get update -q
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+  if [[ " ${missing[*]} " == *" redis-server "* ]]; then
+    # Debian auto-starts a system-wide redis on 6379 after install; `start` runs our own
+    # (appendonly, data under .local/), so stop the one we just caused to run.
+    if command -v systemctl >/dev/null && systemctl is-active --quiet redis-server 2>/dev/null; then
+      log "apt: stopping/disabling the system redis-server service started by the install"
+      as_root systemctl disable --now redis-server
+    elif [[ -x /etc/init.d/redis-server ]] && as_root /etc/init.d/redis-server status >/dev/null 2>&1; then
+      log "apt: stopping the system redis-server service started by the install"
+      as_root /etc/init.d/redis-server stop
+    fi
+  fi
 }
 
 find_go() {
@@ -63,54 +74,22 @@ find_go() {
   fi
 }
 
-# FerretDB v1 is end-of-life upstream; two v1.24.2 bugs that Beanie/our code hit are fixed at
-# build time via `go build -overlay` (patched copies under .local/build; module cache untouched).
-# Format: <file in module>|<sed script>|<string that must be present afterwards>.
-#  1. createIndexes with >=2 indexes some of which already exist panics ("slice bounds out of
-#     range") and drops the connection, so every 2nd init_beanie() on the same DB fails.
-#  2. $group computes only its first accumulator, later ones silently return 0
-#     (all accumulators share one, already exhausted, iterator).
-FERRETDB_PATCHES=(
-  'internal/handler/msg_createindexes.go|s/slices.Delete(filteredToCreate, i, i+1)/slices.Delete(filteredToCreate, i-(len(toCreate)-len(filteredToCreate)), i-(len(toCreate)-len(filteredToCreate))+1)/|i-(len(toCreate)-len(filteredToCreate))+1)'
-  'internal/handler/common/aggregations/stages/group.go|/^\t\tgroupIter := iterator.Values/d; /^\t\tdefer groupIter.Close()/d; s/out, err := accumulation.accumulator.Accumulate(groupIter)/groupIter := iterator.Values(iterator.ForSlice(groupedDocument.documents)); defer groupIter.Close(); &/|defer groupIter.Close(); out, err := accumulation'
-)
-
-# make_overlay GO -> prints the path of the overlay JSON for `go build -overlay`
-make_overlay() {
-  local go=$1 moddir dir="$LOCAL/build/ferretdb-overlay" entry file script expect out json=""
-  moddir="$(cd "$FERRETDB_SRC" && "$go" mod download github.com/FerretDB/FerretDB &&
-    "$go" list -mod=readonly -m -f '{{.Dir}}' github.com/FerretDB/FerretDB)"
-  [[ -d "$moddir" ]] || die "cannot locate FerretDB module source (got '$moddir')"
-  rm -rf "$dir" && mkdir -p "$dir"
-  for entry in "${FERRETDB_PATCHES[@]}"; do
-    IFS='|' read -r file script expect <<<"$entry"
-    out="$dir/$(echo "$file" | tr / _)"
-    sed -e "$script" "$moddir/$file" >"$out"
-    if cmp -s "$moddir/$file" "$out" || ! grep -qF -- "$expect" "$out"; then
-      die "patch for $file no longer applies (FerretDB version changed?); update FERRETDB_PATCHES"
-    fi
-    json+="${json:+,}\"$moddir/$file\":\"$out\""
-  done
-  echo "{\"Replace\":{$json}}" >"$dir/overlay.json"
-  echo "$dir/overlay.json"
-}
-
 build_ferretdb() {
   local go stamp; go="$(find_go)"
-  # Rebuild when the sources, the patches or the Go version change (content hash, so it also
-  # works with CI caches where file mtimes are meaningless).
+  # Rebuild when the sources or the Go version change (a content hash, so it also works with CI
+  # caches where file mtimes are meaningless).
   stamp="$({ cat "$FERRETDB_SRC"/main.go "$FERRETDB_SRC"/go.mod "$FERRETDB_SRC"/go.sum
-    printf '%s\n' "${FERRETDB_PATCHES[@]}"; "$go" version; } | sha256sum | cut -d' ' -f1)"
+    "$go" version; } | sha256sum | cut -d' ' -f1)"
   if [[ -x "$FERRETDB_BIN" && "$(cat "$FERRETDB_BIN.stamp" 2>/dev/null)" == "$stamp" ]]; then
     log "ferretdb: $FERRETDB_BIN is up to date"
     return
   fi
   log "ferretdb: building $FERRETDB_BIN with $("$go" version) (first build takes ~1-2 min)"
   mkdir -p "$(dirname "$FERRETDB_BIN")"
-  local start=$SECONDS overlay; overlay="$(make_overlay "$go")"
-  # -mod=readonly: use the committed go.sum; -buildvcs=false: don't stamp our repo's git state.
+  local start=$SECONDS
+  # -mod=readonly: only the committed go.sum's checksums; -buildvcs=false: don't stamp our git state.
   (cd "$FERRETDB_SRC" && "$go" build -mod=readonly -buildvcs=false -trimpath \
-    -overlay "$overlay" -o "$FERRETDB_BIN.tmp" .)
+    -o "$FERRETDB_BIN.tmp" .)
   mv -f "$FERRETDB_BIN.tmp" "$FERRETDB_BIN"
   echo "$stamp" >"$FERRETDB_BIN.stamp"
   log "ferretdb: built in $((SECONDS - start)) s"

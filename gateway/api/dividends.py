@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from gateway.admission import Admission
 from gateway.auth import require_scope
 from gateway.cache import CacheResult
-from gateway.deps import RequestIdDep, ServicesDep, TokenDep
+from gateway.deps import authenticate
 from gateway.dividends import DividendQuery
-from gateway.schemas import DividendsResponse, ErrorResponse
+from gateway.openapi import REQUIRES_TOKEN
+from gateway.query import parse_query, query_parameters
+from gateway.schemas import DividendsParams, DividendsResponse, ErrorResponse
 from shared.errors import InvalidInput
-from shared.events import Hotkey
 from shared.settings import Scope
 
 router = APIRouter(prefix="/api/v1", tags=["dividends"])
@@ -46,20 +46,9 @@ _ERRORS: dict[int | str, dict[str, object]] = {
     response_model=DividendsResponse,
     responses=_ERRORS,
     summary="Root dividends per hotkey and subnet",
+    openapi_extra={"security": REQUIRES_TOKEN, "parameters": query_parameters(DividendsParams)},
 )
-async def tao_dividends(
-    services: ServicesDep,
-    token: TokenDep,
-    request_id: RequestIdDep,
-    netuid: Annotated[int | None, Query(ge=0, le=65535, description="Subnet; 0 is root.")] = None,
-    hotkey: Annotated[
-        Hotkey | None, Query(description="SS58 address (checksum-validated).")
-    ] = None,
-    trade: Annotated[
-        bool, Query(description="Queue a sentiment-driven trade (trade scope).")
-    ] = False,
-    cursor: Annotated[int, Query(ge=0, description="All-subnets page start (a netuid).")] = 0,
-) -> Response:
+async def tao_dividends(request: Request) -> Response:
     """Root dividends read from the chain, or from the shared cache (fixed TTL).
 
     - `netuid` and `hotkey`: that one value. `netuid` only: every hotkey of that subnet.
@@ -69,17 +58,24 @@ async def tao_dividends(
       trade and answers at once with its `trade_id`; a repeat within the cooldown returns the
       same `trade_id`.
     """
+    caller = await authenticate(request)
+    params = parse_query(request, DividendsParams)
+    services = caller.services
+    netuid, hotkey, trade = params.netuid, params.hotkey, params.trade
     if trade:
-        require_scope(token, Scope.TRADE, field="trade")
+        require_scope(caller.token, Scope.TRADE, field="trade")
     if hotkey is not None and netuid is None:
         raise InvalidInput("hotkey needs a netuid", field="netuid")
     target = _trade_target(netuid, hotkey) if trade else None
 
-    result = await services.dividends.get(DividendQuery(netuid, hotkey, cursor))
+    result = await services.dividends.get(DividendQuery(netuid, hotkey, params.cursor))
     admission = None
     if target is not None:
         admission = await services.admission.admit(
-            netuid=target[0], hotkey=target[1], requested_by=token.name, trace_id=request_id
+            netuid=target[0],
+            hotkey=target[1],
+            requested_by=caller.token.name,
+            trace_id=caller.request_id,
         )
     return Response(_render(result, admission), media_type="application/json")
 

@@ -131,4 +131,5 @@ async def test_the_openapi_document_describes_auth_parameters_and_errors(
     operation = schema["paths"]["/api/v1/tao_dividends"]["get"]
     assert {p["name"] for p in operation["parameters"]} >= {"netuid", "hotkey", "trade", "cursor"}
     assert {"401", "403", "422", "429", "503"} <= set(operation["responses"])
-    assert set(schema["components"]["securitySchemes"]) == {"HTTPBearer", "APIKeyHeader"}
+    assert set(schema["components"]["securitySchemes"]) == {"BearerToken", "ApiKeyHeader"}
+    assert operation["security"] == [{"BearerToken": []}, {"ApiKeyHeader": []}]

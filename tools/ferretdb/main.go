@@ -7,7 +7,7 @@
 // github.com/FerretDB/FerretDB/ferretdb package builds cleanly from the module
 // proxy. The FerretDB version is pinned in go.mod.
 //
-// Build: cd tools/ferretdb && go build -o ../../.local/bin/ferretdb .
+// Build: `scripts/provision.sh install` (or `go build -o ../../.local/bin/ferretdb .`).
 package main
 
 import (
