@@ -43,3 +43,38 @@ class TradeRequested(Event):
     netuid: NetUid
     hotkey: Hotkey
     requested_at: datetime = Field(default_factory=utc_now)
+
+
+class Tweet(BaseModel):
+    """The part of a tweet the pipeline keeps and records."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    text: str
+    url: str | None = None
+    created_at: datetime | None = None
+    username: str | None = None
+    like_count: int = 0
+    retweet_count: int = 0
+
+
+class TweetsFetched(Event):
+    """The tweets found about the trade's subnet (possibly none: that is a valid outcome)."""
+
+    netuid: NetUid
+    hotkey: Hotkey
+    query: str
+    tweets: list[Tweet]
+
+
+class SentimentScored(Event):
+    """The sentiment of the tweets, -100..100; ``score`` None means no score could be read."""
+
+    netuid: NetUid
+    hotkey: Hotkey
+    score: Annotated[int, Field(ge=-100, le=100)] | None
+    # Which scorer produced it, e.g. "chutes:unsloth/Llama-3.2-3B-Instruct" or "vader".
+    scorer: str
+    reason: str | None = None
+    tweet_count: Annotated[int, Field(ge=0)]

@@ -95,10 +95,42 @@ class Settings(BaseSettings):
     # The all-subnets query answers this many subnets per page at most.
     subnets_page_size: int = Field(default=16, ge=1, le=256)
 
-    # --- streams ---
+    # --- streams (one per hop) and the consumer group reading each ---
     stream_trade_requested: str = "trade.requested"
+    stream_tweets_fetched: str = "tweets.fetched"
+    stream_sentiment_scored: str = "sentiment.scored"
+    stream_stake_executed: str = "stake.executed"
+    group_tweet_fetcher: str = "tweet-fetcher"
+    group_sentiment_scorer: str = "sentiment-scorer"
+    group_stake_executor: str = "stake-executor"
     # Approximate cap (MAXLEN ~) per stream, far above the worst expected backlog.
     stream_maxlen: int = Field(default=1_000_000, ge=1000)
+
+    # --- tweet-fetcher: Desearch (formerly Datura) Twitter search ---
+    desearch_base_url: str = "https://api.desearch.ai"
+    desearch_api_key: SecretStr | None = None
+    desearch_query_template: str = "Bittensor netuid {netuid}"
+    # Tweets from the last N days (UTC dates), newest first.
+    desearch_window_days: int = Field(default=7, ge=1, le=30)
+    desearch_lang: str = "en"
+    desearch_count: int = Field(default=20, ge=1, le=100)
+    desearch_timeout_seconds: float = Field(default=15.0, gt=0)
+    # Attempts per search; 429 and 5xx are retried with exponential backoff in between.
+    desearch_max_attempts: int = Field(default=4, ge=1, le=10)
+    desearch_backoff_seconds: float = Field(default=0.5, ge=0)
+
+    # --- sentiment-scorer: Chutes LLM, or the local VADER model without a key ---
+    chutes_base_url: str = "https://llm.chutes.ai/v1"
+    chutes_api_key: SecretStr | None = None
+    chutes_model: str = "unsloth/Llama-3.2-3B-Instruct"
+    # Tried in order when the model above is unavailable (comma separated).
+    chutes_fallback_models: Annotated[tuple[str, ...], NoDecode] = (
+        "deepseek-ai/DeepSeek-V3-0324",
+        "Qwen/Qwen3-32B-TEE",
+    )
+    chutes_timeout_seconds: float = Field(default=30.0, gt=0)
+    chutes_max_attempts: int = Field(default=3, ge=1, le=10)
+    chutes_backoff_seconds: float = Field(default=0.5, ge=0)
 
     # --- logging ---
     log_level: str = "INFO"
@@ -109,6 +141,19 @@ class Settings(BaseSettings):
     @classmethod
     def _known_network(cls, value: str) -> str:
         resolve_endpoint(value)  # raises ValueError naming the known networks
+        return value
+
+    @field_validator("desearch_api_key", "chutes_api_key", mode="before")
+    @classmethod
+    def _empty_key_is_none(cls, value: object) -> object:
+        """``KEY=`` in an env file means "no key", not a key that is the empty string."""
+        return None if value == "" else value
+
+    @field_validator("chutes_fallback_models", mode="before")
+    @classmethod
+    def _split_models(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(model.strip() for model in value.split(",") if model.strip())
         return value
 
     @field_validator("api_tokens", mode="before")
