@@ -47,7 +47,7 @@ bench: install services ## Cached dividends endpoint vs a bare FastAPI endpoint 
 
 .PHONY: run-gateway
 run-gateway: services ## Run the gateway on this machine (settings from .env / the environment)
-	$(PYTHON) -m uvicorn gateway.app:create_app --factory --host 0.0.0.0 --port 8000
+	$(PYTHON) -m gateway --port 8000
 
 .PHONY: up
 up: ## Start the whole stack with Docker Compose (needs a Docker engine)

@@ -1,6 +1,7 @@
 """``make bench``: the cached dividends endpoint against a bare FastAPI endpoint, under wrk.
 
-Starts each app with uvicorn as production does (GATEWAY_WORKERS workers), warms the cache,
+Starts each app with ``python -m gateway``, the server production runs (GATEWAY_WORKERS
+workers), warms the cache,
 drives it with wrk at the same connection count and duration, and prints requests/s, p50/p99
 latency, errors and timeouts for both, with the ratios the targets are stated in.
 """
@@ -67,9 +68,8 @@ def parse_wrk(name: str, output: str) -> Result:
 @contextlib.contextmanager
 def serving(factory: str, port: int, workers: int, env: dict[str, str]) -> Iterator[str]:
     command = [
-        sys.executable, "-m", "uvicorn", factory, "--factory",
+        sys.executable, "-m", "gateway", "--app", factory,
         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-        "--no-access-log", "--log-level", "warning", "--backlog", "4096",
     ]  # fmt: skip
     process = subprocess.Popen(command, env={**os.environ, **env})  # noqa: S603
     base = f"http://127.0.0.1:{port}"
