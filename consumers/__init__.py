@@ -1,0 +1,1 @@
+"""The pipeline's consumers: one FastStream app per hop."""
