@@ -15,7 +15,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from gateway.admission import TradeAdmission
-from gateway.api import dividends, health
+from gateway.api import dividends, health, trades
 from gateway.auth import TokenVerifier
 from gateway.cache import DividendCache
 from gateway.dividends import DividendService
@@ -119,4 +119,5 @@ def create_app(
     install_openapi(app)
     app.include_router(health.router)
     app.include_router(dividends.router)
+    app.include_router(trades.router)
     return app

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 from shared.chain import Unit
+from shared.documents import HopState, Trade, TradeState
 from shared.events import Hotkey
 
 
@@ -68,3 +72,42 @@ class ErrorResponse(BaseModel):
 class ReadinessResponse(BaseModel):
     ready: bool
     checks: dict[str, str] = Field(description="Per dependency: `ok` or why not.")
+
+
+class HopOut(BaseModel):
+    hop: str
+    state: HopState
+    attempts: int
+    started_at: datetime
+    finished_at: datetime | None
+    duration_ms: float | None
+    summary: dict[str, Any]
+    error: str | None
+
+
+class TradeSummary(BaseModel):
+    trade_id: str
+    trace_id: str
+    netuid: int
+    hotkey: str
+    state: TradeState
+    requested_by: str
+    requested_at: datetime
+    updated_at: datetime
+    error: str | None
+    outcome: dict[str, Any] | None = Field(description="The stake.executed event, once terminal.")
+
+    @classmethod
+    def from_document(cls, trade: Trade) -> TradeSummary:
+        return cls.model_validate(trade, from_attributes=True)
+
+
+class TradeOut(TradeSummary):
+    hops: list[HopOut] = Field(description="The hops that ran, in pipeline order.")
+
+
+class TradePage(BaseModel):
+    items: list[TradeSummary]
+    total: int
+    offset: int
+    limit: int

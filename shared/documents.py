@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 import pymongo
 from beanie import Document, init_beanie
@@ -19,7 +20,25 @@ from shared.events import utc_now
 
 class TradeState(StrEnum):
     REQUESTED = "requested"
+    IN_PROGRESS = "in_progress"
+    EXECUTED = "executed"  # staked, or planned in paper mode
+    SKIPPED = "skipped"  # neutral or no score, kill switch, cap reached
     FAILED = "failed"
+
+
+TERMINAL_STATES = frozenset({TradeState.EXECUTED, TradeState.SKIPPED, TradeState.FAILED})
+
+
+class HopState(StrEnum):
+    STARTED = "started"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
+class ClaimState(StrEnum):
+    CLAIMED = "claimed"  # this trade's stake is being decided by one consumer
+    SUBMITTING = "submitting"  # an extrinsic may be on its way: never submit again blind
+    DONE = "done"
 
 
 class Trade(Document):
@@ -30,11 +49,13 @@ class Trade(Document):
     netuid: int
     hotkey: str
     state: TradeState = TradeState.REQUESTED
-    # The API token's name (never its secret) that asked for the trade.
+    # The API token's name (never its secret), or "stream" for a trade written to the stream.
     requested_by: str
     requested_at: datetime = Field(default_factory=utc_now)
     updated_at: datetime = Field(default_factory=utc_now)
     error: str | None = None
+    # What the trade came to (the stake decision and result), once it is terminal.
+    outcome: dict[str, Any] | None = None
 
     class Settings:
         name = "trades"
@@ -45,7 +66,53 @@ class Trade(Document):
         ]
 
 
-DOCUMENTS: list[type[Document]] = [Trade]
+class HopRecord(Document):
+    """One hop of one trade: when it ran, how often, what it produced or why it failed."""
+
+    trade_id: str
+    hop: str
+    state: HopState = HopState.STARTED
+    attempts: int = 0
+    entry_id: str
+    consumer: str
+    started_at: datetime = Field(default_factory=utc_now)
+    finished_at: datetime | None = None
+    duration_ms: float | None = None
+    summary: dict[str, Any] = Field(default_factory=dict)
+    # The event this hop emitted, kept so a redelivered entry re-emits it instead of redoing work.
+    output: dict[str, Any] | None = None
+    error: str | None = None
+
+    class Settings:
+        name = "hops"
+        indexes = [  # noqa: RUF012 - Beanie reads this plain class attribute
+            pymongo.IndexModel([("trade_id", 1), ("hop", 1)], unique=True),
+        ]
+
+
+class StakeClaim(Document):
+    """The one right to stake for a trade: inserted before anything is submitted.
+
+    The unique trade id makes a second insert fail, so however often the event is delivered
+    and however many executors run, one of them decides and at most one extrinsic is sent.
+    """
+
+    trade_id: str
+    state: ClaimState = ClaimState.CLAIMED
+    consumer: str
+    claimed_at: datetime = Field(default_factory=utc_now)
+    updated_at: datetime = Field(default_factory=utc_now)
+    # The stake.executed event once known.
+    outcome: dict[str, Any] | None = None
+
+    class Settings:
+        name = "stake_claims"
+        indexes = [  # noqa: RUF012 - Beanie reads this plain class attribute
+            pymongo.IndexModel([("trade_id", 1)], unique=True),
+        ]
+
+
+DOCUMENTS: list[type[Document]] = [Trade, HopRecord, StakeClaim]
 
 
 def mongo_client(url: str, timeout_seconds: float) -> AsyncMongoClient[dict[str, object]]:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -33,15 +35,24 @@ class Event(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     schema_version: Literal[1] = 1
-    trade_id: Annotated[str, Field(min_length=1, max_length=64)]
+    trade_id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
     trace_id: Annotated[str, Field(min_length=1, max_length=64)]
+    netuid: NetUid
+    hotkey: Hotkey
+
+    def lineage(self) -> dict[str, Any]:
+        """The fields the next hop's event carries over unchanged."""
+        return {
+            "trade_id": self.trade_id,
+            "trace_id": self.trace_id,
+            "netuid": self.netuid,
+            "hotkey": self.hotkey,
+        }
 
 
 class TradeRequested(Event):
     """A client asked for a sentiment-driven trade on one hotkey of one subnet."""
 
-    netuid: NetUid
-    hotkey: Hotkey
     requested_at: datetime = Field(default_factory=utc_now)
 
 
@@ -62,8 +73,6 @@ class Tweet(BaseModel):
 class TweetsFetched(Event):
     """The tweets found about the trade's subnet (possibly none: that is a valid outcome)."""
 
-    netuid: NetUid
-    hotkey: Hotkey
     query: str
     tweets: list[Tweet]
 
@@ -71,10 +80,32 @@ class TweetsFetched(Event):
 class SentimentScored(Event):
     """The sentiment of the tweets, -100..100; ``score`` None means no score could be read."""
 
-    netuid: NetUid
-    hotkey: Hotkey
     score: Annotated[int, Field(ge=-100, le=100)] | None
     # Which scorer produced it, e.g. "chutes:unsloth/Llama-3.2-3B-Instruct" or "vader".
     scorer: str
     reason: str | None = None
     tweet_count: Annotated[int, Field(ge=0)]
+
+
+class StakeAction(StrEnum):
+    ADD = "add_stake"
+    REMOVE = "remove_stake"
+    SKIP = "skip"
+
+
+class StakeExecuted(Event):
+    """What the stake-executor decided and what happened: the last hop of a trade."""
+
+    action: StakeAction
+    mode: Literal["paper", "live"]
+    reason: str
+    score: int | None
+    # The amount decided, in TAO; for remove_stake also the alpha (rao) it converts to.
+    amount_tao: Decimal | None = None
+    amount_alpha_rao: int | None = None
+    submitted: bool = False
+    success: bool | None = None
+    block_hash: str | None = None
+    extrinsic_id: str | None = None
+    fee_rao: int | None = None
+    error: str | None = None

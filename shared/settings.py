@@ -7,11 +7,12 @@ so a misconfigured process dies at start instead of misbehaving later.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
 from bittensor.settings import resolve_endpoint
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -62,6 +63,16 @@ def parse_api_tokens(raw: str) -> tuple[ApiToken, ...]:
     return tuple(tokens)
 
 
+class TradingMode(StrEnum):
+    PAPER = "paper"
+    LIVE = "live"
+
+
+class AmountMode(StrEnum):
+    FIXED = "fixed"
+    PROPORTIONAL = "proportional"
+
+
 class Settings(BaseSettings):
     """Configuration of every process. Field ``foo_bar`` is the variable ``FOO_BAR``."""
 
@@ -103,6 +114,9 @@ class Settings(BaseSettings):
     group_tweet_fetcher: str = "tweet-fetcher"
     group_sentiment_scorer: str = "sentiment-scorer"
     group_stake_executor: str = "stake-executor"
+    # Entries a consumer takes per read (XREADGROUP COUNT); without a count the first reader
+    # would take the whole backlog into its own pending list.
+    stream_read_count: int = Field(default=10, ge=1, le=1000)
     # Approximate cap (MAXLEN ~) per stream, far above the worst expected backlog.
     stream_maxlen: int = Field(default=1_000_000, ge=1000)
 
@@ -132,6 +146,27 @@ class Settings(BaseSettings):
     chutes_max_attempts: int = Field(default=3, ge=1, le=10)
     chutes_backoff_seconds: float = Field(default=0.5, ge=0)
 
+    # --- stake-executor: trading policy ---
+    # paper: the SDK's dry run (plan) only, nothing is submitted. live: real extrinsics.
+    trading_mode: TradingMode = TradingMode.PAPER
+    # Stops every submission at once (trades are recorded as skipped), whatever the mode.
+    trading_kill_switch: bool = False
+    # The coldkey's mnemonic, needed for live trading. Never logged.
+    wallet_mnemonic: SecretStr | None = None
+    # Paper trading without a mnemonic plans for this coldkey address (a dev account if unset).
+    wallet_address: str | None = None
+    # fixed: STAKE_FIXED_TAO per trade. proportional: STAKE_TAO_PER_POINT x |score|.
+    stake_amount_mode: AmountMode = AmountMode.FIXED
+    stake_fixed_tao: Decimal = Field(default=Decimal("1"), gt=0)
+    stake_tao_per_point: Decimal = Field(default=Decimal("0.01"), gt=0)
+    # |score| below this is neutral: no trade.
+    stake_neutral_threshold: int = Field(default=10, ge=0, le=100)
+    # Caps in TAO: per trade (the amount is cut to it) and per UTC day (trades beyond are skipped).
+    stake_max_tao_per_trade: Decimal = Field(default=Decimal("1"), gt=0)
+    stake_daily_cap_tao: Decimal = Field(default=Decimal("10"), gt=0)
+    # Slippage protection: fail instead of filling when the price moves more than this fraction.
+    stake_rate_tolerance: float = Field(default=0.05, gt=0, lt=1)
+
     # --- logging ---
     log_level: str = "INFO"
     # json for machines (the default), console for a developer's terminal.
@@ -143,7 +178,17 @@ class Settings(BaseSettings):
         resolve_endpoint(value)  # raises ValueError naming the known networks
         return value
 
-    @field_validator("desearch_api_key", "chutes_api_key", mode="before")
+    @model_validator(mode="after")
+    def _live_trading_is_explicit_and_capped(self) -> Settings:
+        if self.trading_mode is TradingMode.LIVE and self.wallet_mnemonic is None:
+            raise ValueError("TRADING_MODE=live needs WALLET_MNEMONIC")
+        if self.stake_max_tao_per_trade > self.stake_daily_cap_tao:
+            raise ValueError("STAKE_MAX_TAO_PER_TRADE cannot exceed STAKE_DAILY_CAP_TAO")
+        return self
+
+    @field_validator(
+        "desearch_api_key", "chutes_api_key", "wallet_mnemonic", "wallet_address", mode="before"
+    )
     @classmethod
     def _empty_key_is_none(cls, value: object) -> object:
         """``KEY=`` in an env file means "no key", not a key that is the empty string."""

@@ -28,6 +28,12 @@ def _sdk_cache_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
+def httpserver_listen_address() -> tuple[str, int]:
+    """HTTP fakes listen on 127.0.0.1 (pytest-httpserver's default, localhost, may be IPv6)."""
+    return "127.0.0.1", 0
+
+
+@pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     with servers.redis_url() as url:
         yield url

@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, cast
 
 import bittensor
+from bittensor import ExtrinsicResult
 from bittensor._transport.errors import StorageFunctionNotFound
 
 Key = tuple[Any, ...]
@@ -25,6 +27,21 @@ OLD_TAO_DIVIDENDS: ItemName = ("SubtensorModule", "TaoDividendsPerSubnet")
 NETWORKS_ADDED: ItemName = ("SubtensorModule", "NetworksAdded")
 TOKEN_SYMBOL: ItemName = ("SubtensorModule", "TokenSymbol")
 ALPHA_PRICE: ItemName = ("SwapRuntimeApi", "current_alpha_price")
+
+
+@dataclass(frozen=True)
+class FakeCall:
+    """A composed call as the fake keeps it: readable, so tests can assert on it."""
+
+    module: str
+    function: str
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Submission:
+    signer: str
+    call: FakeCall
 
 
 class FakeSubstrate:
@@ -42,6 +59,11 @@ class FakeSubstrate:
         self.latency = 0.0
         self.connects = 0
         self.connected = False
+        self.fee_rao = 125_000
+        self.nonces: dict[str, int] = {}
+        self.submissions: list[Submission] = []
+        # When set, every submission is included but fails with this module error name.
+        self.submit_error: str | None = None
 
     # --- seeding ---
     def add_subnet(self, netuid: int, *, price_rao: int | None = None) -> None:
@@ -126,6 +148,50 @@ class FakeSubstrate:
         if (api, method) == ALPHA_PRICE:
             return self.prices.get(int(params[0]))
         raise bittensor.ChainError(f"runtime API {api}.{method} is not served by the fake")
+
+    # --- calls and submissions ---
+    async def compose(self, call: Any) -> FakeCall:
+        module, function, params = call
+        return FakeCall(module, function, dict(params))
+
+    async def estimate_fee(self, call: Any, keypair: Any) -> bittensor.Balance:
+        await self._enter()
+        return bittensor.Balance.from_rao(self.fee_rao)
+
+    async def account_next_index(self, address: str) -> int:
+        return self.nonces.get(address, 0)
+
+    async def submit(
+        self,
+        call: FakeCall,
+        keypair: Any,
+        *,
+        nonce: int | None = None,
+        period: int | None = None,
+        wait_for_inclusion: bool = True,
+        wait_for_finalization: bool = True,
+    ) -> ExtrinsicResult:
+        await self._enter()
+        self.submissions.append(Submission(keypair.ss58_address, call))
+        self.nonces[keypair.ss58_address] = self.nonces.get(keypair.ss58_address, 0) + 1
+        self.block += 1
+        error = self.submit_error
+        extrinsic_id = f"{self.block}-0001"
+        if error is not None:
+            return ExtrinsicResult(
+                success=False,
+                message=error,
+                block_hash=await self.block_hash(),
+                extrinsic_id=extrinsic_id,
+                error=bittensor.ChainError(error, error),
+            )
+        return ExtrinsicResult(
+            success=True,
+            message="Success",
+            block_hash=await self.block_hash(),
+            extrinsic_id=extrinsic_id,
+            fee=bittensor.Balance.from_rao(self.fee_rao),
+        )
 
     # --- internals ---
     async def _enter(self) -> None:

@@ -60,12 +60,6 @@ TWEET: dict[str, Any] = {
 }
 
 
-@pytest.fixture(scope="session")
-def httpserver_listen_address() -> tuple[str, int]:
-    """Listen on 127.0.0.1 (the plugin's default, localhost, may resolve to IPv6 first)."""
-    return "127.0.0.1", 0
-
-
 @pytest.fixture
 async def desearch(httpserver: HTTPServer) -> AsyncIterator[DesearchClient]:
     client = DesearchClient(

@@ -1,0 +1,44 @@
+"""The trading policy in one place: whether to trade, which way, and how much.
+
+Pure functions of the score and the settings, so every rule is testable without a chain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from shared.events import StakeAction
+from shared.settings import AmountMode, Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    action: StakeAction
+    amount_tao: Decimal | None
+    reason: str
+
+
+def decide(settings: Settings, score: int | None) -> Decision:
+    """Positive sentiment adds stake, negative removes it, neutral or unknown does nothing."""
+    if settings.trading_kill_switch:
+        return Decision(StakeAction.SKIP, None, "the trading kill switch is on")
+    if score is None:
+        return Decision(StakeAction.SKIP, None, "no sentiment score: no trade")
+    if abs(score) < settings.stake_neutral_threshold:
+        return Decision(
+            StakeAction.SKIP,
+            None,
+            f"neutral sentiment: |{score}| < {settings.stake_neutral_threshold}",
+        )
+    amount = (
+        settings.stake_fixed_tao
+        if settings.stake_amount_mode is AmountMode.FIXED
+        else settings.stake_tao_per_point * abs(score)
+    )
+    capped = min(amount, settings.stake_max_tao_per_trade)
+    action = StakeAction.ADD if score > 0 else StakeAction.REMOVE
+    reason = f"sentiment {score:+d}: {action.value} of {capped} TAO"
+    if capped < amount:
+        reason += f" (cut from {amount} by STAKE_MAX_TAO_PER_TRADE)"
+    return Decision(action, capped, reason)

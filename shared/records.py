@@ -1,0 +1,112 @@
+"""The trade ledger: every hop's start, finish or failure, written to MongoDB as it happens.
+
+Writes are single atomic updates keyed by (trade id, hop), so a redelivered entry updates the
+same record (its attempt count grows) instead of adding another.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pymongo import ReturnDocument
+
+from shared.documents import HopRecord, HopState, Trade, TradeState
+from shared.events import Event, utc_now
+
+
+async def ensure_trade(event: Event, *, requested_at: datetime | None) -> None:
+    """Create the trade's record if the gateway did not (an event written to the stream)."""
+    await Trade.get_pymongo_collection().update_one(
+        {"trade_id": event.trade_id},
+        {
+            "$setOnInsert": {
+                "trade_id": event.trade_id,
+                "trace_id": event.trace_id,
+                "netuid": event.netuid,
+                "hotkey": event.hotkey,
+                "requested_by": "stream",
+                "requested_at": requested_at or utc_now(),
+                "state": TradeState.REQUESTED.value,
+                "updated_at": utc_now(),
+            }
+        },
+        upsert=True,
+    )
+
+
+async def hop_started(trade_id: str, hop: str, *, entry_id: str, consumer: str) -> HopRecord:
+    """Count one more attempt of ``hop`` for ``trade_id`` and return its record."""
+    now = utc_now()
+    raw = await HopRecord.get_pymongo_collection().find_one_and_update(
+        {"trade_id": trade_id, "hop": hop},
+        {
+            "$inc": {"attempts": 1},
+            "$set": {"entry_id": entry_id, "consumer": consumer},
+            "$setOnInsert": {
+                "trade_id": trade_id,
+                "hop": hop,
+                "state": HopState.STARTED.value,
+                "started_at": now,
+                "summary": {},
+            },
+        },
+        upsert=True,
+        return_document=ReturnDocument.AFTER,
+    )
+    await Trade.get_pymongo_collection().update_one(
+        {"trade_id": trade_id, "state": TradeState.REQUESTED.value},
+        {"$set": {"state": TradeState.IN_PROGRESS.value, "updated_at": now}},
+    )
+    record: HopRecord = HopRecord.model_validate(raw)
+    return record
+
+
+async def hop_finished(
+    record: HopRecord, *, summary: dict[str, Any], output: dict[str, Any], duration_ms: float
+) -> None:
+    await HopRecord.get_pymongo_collection().update_one(
+        {"trade_id": record.trade_id, "hop": record.hop},
+        {
+            "$set": {
+                "state": HopState.FINISHED.value,
+                "finished_at": utc_now(),
+                "duration_ms": duration_ms,
+                "summary": summary,
+                "output": output,
+                "error": None,
+            }
+        },
+    )
+
+
+async def hop_failed(record: HopRecord, *, error: str, final: bool, duration_ms: float) -> None:
+    """Record a failed attempt; ``final`` when the hop will not be tried again."""
+    update: dict[str, Any] = {"error": error, "duration_ms": duration_ms}
+    if final:
+        update |= {"state": HopState.FAILED.value, "finished_at": utc_now()}
+    await HopRecord.get_pymongo_collection().update_one(
+        {"trade_id": record.trade_id, "hop": record.hop}, {"$set": update}
+    )
+    if final:
+        await finish_trade(record.trade_id, TradeState.FAILED, error=error)
+
+
+async def finish_trade(
+    trade_id: str,
+    state: TradeState,
+    *,
+    error: str | None = None,
+    outcome: dict[str, Any] | None = None,
+) -> None:
+    await Trade.get_pymongo_collection().update_one(
+        {"trade_id": trade_id},
+        {
+            "$set": {
+                "state": state.value,
+                "error": error,
+                "outcome": outcome,
+                "updated_at": utc_now(),
+            }
+        },
+    )

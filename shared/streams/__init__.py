@@ -1,0 +1,1 @@
+"""Redis Streams plumbing for the consumers: topology, hop runner, dead letters, app factory."""

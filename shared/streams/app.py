@@ -1,0 +1,130 @@
+"""Everything a consumer app needs around its one typed handler: the broker, the group, the
+publisher of the next event, the dead-letter middleware, MongoDB, and the hop's service.
+
+A consumer module then only says which hop it is, how to build its service, and what its handler
+is called (see ``consumers/*/app.py``). Run one with
+``faststream run --factory consumers.<name>.app:create_app``; each process gets a unique consumer
+name, so any number of replicas share the group's entries.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Generic, TypeVar
+
+from faststream import AckPolicy, FastStream
+from faststream.redis import RedisBroker, RedisStreamMessage, StreamSub
+from faststream.specification import AsyncAPI
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import ResponseError
+
+from shared.documents import init_documents, mongo_client
+from shared.events import Event
+from shared.logging import configure_logging, get_logger
+from shared.settings import Settings
+from shared.streams.deadletter import dead_letter_middleware
+from shared.streams.hop import HopRunner, HopService
+from shared.streams.topology import Hop
+
+log = get_logger(__name__)
+
+In = TypeVar("In", bound=Event)
+Out = TypeVar("Out", bound=Event)
+ServiceFactory = Callable[[Settings], AbstractAsyncContextManager[HopService[In, Out]]]
+Handler = Callable[[Any, RedisStreamMessage, Pipeline], Awaitable[None]]
+
+
+def consumer_name(hop: Hop) -> str:
+    """Unique per process, so replicas never share (and steal) each other's pending entries."""
+    return f"{hop.name}-{socket.gethostname()}-{os.getpid()}"
+
+
+async def ensure_group(redis: Redis, hop: Hop) -> None:
+    """Create the hop's group reading from the stream's start (``0``), not from ``$``.
+
+    FastStream would create it at ``$``, so entries written before the first consumer ever ran
+    (a gateway that started first, an external producer) would never be read.
+    """
+    try:
+        await redis.xgroup_create(hop.stream, hop.group, id="0", mkstream=True)
+    except ResponseError as error:
+        if "BUSYGROUP" not in str(error):
+            raise
+
+
+class HopApp(Generic[In, Out]):
+    def __init__(
+        self, settings: Settings, hop: Hop, service: ServiceFactory[In, Out], *, description: str
+    ) -> None:
+        configure_logging(settings.log_level, settings.log_format)
+        self.settings = settings
+        self.hop = hop
+        self.consumer = consumer_name(hop)
+        self._service_factory = service
+        self._redis: Redis | None = None
+        self._runner: HopRunner[In, Out] | None = None
+        self.broker = RedisBroker(
+            settings.redis_url,
+            middlewares=[dead_letter_middleware(hop, self._require_redis, self.consumer)],
+            logger=logging.getLogger(f"faststream.{hop.name}"),
+        )
+        self.publisher = self.broker.publisher(
+            stream=StreamSub(hop.output_stream, maxlen=settings.stream_maxlen),
+            schema=hop.output_event,
+            title=f"{hop.output_stream}:publish",
+            description=hop.output_event.__doc__,
+        )
+        self.app = FastStream(
+            self.broker,
+            lifespan=self._lifespan,
+            specification=AsyncAPI(title=hop.name, version="1.0.0", description=description),
+        )
+
+    def subscriber(self, handler: Handler) -> Handler:
+        """Register the consumer's typed handler on the hop's stream and group."""
+        sub = StreamSub(
+            self.hop.stream,
+            group=self.hop.group,
+            consumer=self.consumer,
+            max_records=self.settings.stream_read_count,
+            declare=False,  # ensure_group creates it from 0 at start
+        )
+        decorated: Handler = self.broker.subscriber(
+            stream=sub,
+            ack_policy=AckPolicy.MANUAL,
+            title=f"{self.hop.stream}:{self.hop.group}",
+            description=handler.__doc__,
+        )(handler)
+        return decorated
+
+    async def handle(self, event: In, msg: RedisStreamMessage, pipeline: Pipeline) -> None:
+        if self._runner is None:
+            raise RuntimeError("the hop's service is not started")
+        await self._runner.handle(event, msg, pipeline)
+
+    def _require_redis(self) -> Redis:
+        if self._redis is None:
+            raise RuntimeError("the consumer's Redis client is not started")
+        return self._redis
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self) -> AsyncIterator[None]:
+        settings = self.settings
+        async with contextlib.AsyncExitStack() as stack:
+            mongo = mongo_client(settings.mongodb_url, settings.mongodb_timeout_seconds)
+            stack.push_async_callback(mongo.close)
+            await init_documents(mongo, settings.mongodb_database)
+            self._redis = Redis.from_url(settings.redis_url)
+            stack.push_async_callback(self._redis.aclose)
+            await ensure_group(self._redis, self.hop)
+            service = await stack.enter_async_context(self._service_factory(settings))
+            self._runner = HopRunner(self.hop, service, self.publisher, consumer=self.consumer)
+            log.info("consumer.started", hop=self.hop.name, consumer=self.consumer)
+            yield
+            log.info("consumer.stopping", hop=self.hop.name, consumer=self.consumer)

@@ -1,0 +1,89 @@
+"""Run the three consumers in-process against real Redis and MongoDB, with HTTP fakes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from faststream import FastStream
+from pytest_httpserver import HTTPServer
+
+from consumers.sentiment_scorer.app import create_app as sentiment_scorer
+from consumers.stake_executor.app import create_app as stake_executor
+from consumers.tweet_fetcher.app import create_app as tweet_fetcher
+from shared.documents import TERMINAL_STATES, Trade
+from shared.settings import Settings
+from tests.fakes.substrate import FakeSubstrate, client_factory
+
+DESEARCH_KEY = "test-desearch-key-0123456789"
+CHUTES_KEY = "test-chutes-key-0123456789"
+
+
+def pipeline_settings(settings: Settings, httpserver: HTTPServer, **changes: Any) -> Settings:
+    """``settings`` with Desearch and Chutes served by ``httpserver`` on 127.0.0.1."""
+    return Settings(
+        **{
+            **settings.model_dump(),
+            "desearch_base_url": httpserver.url_for("").rstrip("/"),
+            "desearch_api_key": DESEARCH_KEY,
+            "desearch_backoff_seconds": 0,
+            "chutes_base_url": httpserver.url_for("/v1"),
+            "chutes_api_key": CHUTES_KEY,
+            "chutes_backoff_seconds": 0,
+            **changes,
+        },
+        _env_file=None,
+    )
+
+
+def tweets_json(*texts: str) -> list[dict[str, Any]]:
+    """A Desearch /twitter answer with one tweet per text."""
+    return [
+        {
+            "id": str(1000 + i),
+            "text": text,
+            "url": f"https://x.com/someone/status/{1000 + i}",
+            "created_at": "Thu Feb 20 10:51:44 +0000 2025",
+            "like_count": 3,
+            "retweet_count": 1,
+            "user": {"id": "7", "username": "someone", "name": "Some One"},
+        }
+        for i, text in enumerate(texts)
+    ]
+
+
+def completion(content: str) -> dict[str, Any]:
+    """A Chutes (OpenAI-compatible) chat completion answering ``content``."""
+    return {
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}}],
+        "usage": {"prompt_tokens": 50, "completion_tokens": 5, "total_tokens": 55},
+    }
+
+
+@contextlib.asynccontextmanager
+async def running(app: FastStream) -> AsyncIterator[None]:
+    async with app.lifespan_context(), app:
+        yield
+
+
+@contextlib.asynccontextmanager
+async def running_pipeline(settings: Settings, substrate: FakeSubstrate) -> AsyncIterator[None]:
+    """The tweet-fetcher, sentiment-scorer and stake-executor, each in its own app."""
+    async with (
+        running(tweet_fetcher(settings)),
+        running(sentiment_scorer(settings)),
+        running(stake_executor(settings, chain_factory=client_factory(substrate))),
+    ):
+        yield
+
+
+async def wait_for_terminal(trade_id: str, within_seconds: float = 15.0) -> Trade:
+    """The trade's record once it reached a terminal state."""
+    async with asyncio.timeout(within_seconds):
+        while True:
+            trade = await Trade.find_one(Trade.trade_id == trade_id)
+            if trade is not None and trade.state in TERMINAL_STATES:
+                return trade
+            await asyncio.sleep(0.05)
