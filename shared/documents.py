@@ -12,6 +12,7 @@ from typing import Any
 
 import pymongo
 from beanie import Document, init_beanie
+from beanie.odm.fields import IndexModelField
 from pydantic import Field
 from pymongo import AsyncMongoClient
 
@@ -144,6 +145,5 @@ async def ensure_indexes(document: type[Document]) -> None:
     command is idempotent on both FerretDB and MongoDB.
     """
     collection = document.get_pymongo_collection()
-    for index in document.get_settings().indexes:
-        if isinstance(index, pymongo.IndexModel):
-            await collection.create_indexes([index])
+    for index in IndexModelField.list_to_index_model(document.get_settings().indexes):
+        await collection.create_indexes([index])

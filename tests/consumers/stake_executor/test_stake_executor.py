@@ -1,0 +1,122 @@
+"""The stake-executor on real Redis and MongoDB: at most one extrinsic per trade, caps, failures."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from bittensor.sp_core import Keypair
+from redis.asyncio import Redis
+
+from consumers.stake_executor.app import create_app
+from shared.documents import ClaimState, StakeClaim
+from shared.settings import Settings
+from tests.conftest import HOTKEY
+from tests.fakes.substrate import FakeSubstrate, client_factory
+from tests.pipeline_support import running, wait_for_terminal
+
+MNEMONIC = Keypair.generate_mnemonic()
+
+
+def live(settings: Settings, **changes: Any) -> Settings:
+    return Settings(
+        **{**settings.model_dump(), "trading_mode": "live", "wallet_mnemonic": MNEMONIC, **changes},
+        _env_file=None,
+    )
+
+
+async def send_score(redis: Redis, settings: Settings, trade_id: str, score: int | None) -> None:
+    event = {
+        "schema_version": 1,
+        "trade_id": trade_id,
+        "trace_id": f"trace-{trade_id}",
+        "netuid": 18,
+        "hotkey": HOTKEY,
+        "score": score,
+        "scorer": "vader",
+        "tweet_count": 2,
+    }
+    await redis.xadd(settings.stream_sentiment_scored, {"__data__": json.dumps(event)})
+
+
+async def wait_for_length(redis: Redis, stream: str, length: int) -> None:
+    async with asyncio.timeout(10):
+        while await redis.xlen(stream) < length:  # noqa: ASYNC110 - polling another process's writes
+            await asyncio.sleep(0.05)
+
+
+async def test_a_score_delivered_twice_stakes_once(
+    settings: Settings, substrate: FakeSubstrate, redis: Redis
+) -> None:
+    """The same trade's score arriving twice (a producer retry) leads to one extrinsic."""
+    settings = live(settings)
+    async with running(create_app(settings, chain_factory=client_factory(substrate))):
+        await send_score(redis, settings, "twice-1", 70)
+        await send_score(redis, settings, "twice-1", 70)
+        trade = await wait_for_terminal("twice-1")
+        # The duplicate re-emits the recorded outcome; it does not act again.
+        await wait_for_length(redis, settings.stream_stake_executed, 2)
+    assert trade.state == "executed"
+    assert len(substrate.submissions) == 1
+
+
+async def test_the_kill_switch_submits_nothing(
+    settings: Settings, substrate: FakeSubstrate, redis: Redis
+) -> None:
+    """With TRADING_KILL_SWITCH on, a strong signal is recorded as skipped."""
+    settings = live(settings, trading_kill_switch=True)
+    async with running(create_app(settings, chain_factory=client_factory(substrate))):
+        await send_score(redis, settings, "killed-1", 95)
+        trade = await wait_for_terminal("killed-1")
+    assert trade.state == "skipped"
+    assert substrate.submissions == []
+
+
+async def test_trades_beyond_the_daily_cap_are_skipped(
+    settings: Settings, substrate: FakeSubstrate, redis: Redis
+) -> None:
+    """With a 1.5 TAO daily cap and 1 TAO trades, the second trade of the day is skipped."""
+    settings = live(settings, stake_daily_cap_tao="1.5")
+    async with running(create_app(settings, chain_factory=client_factory(substrate))):
+        await send_score(redis, settings, "cap-1", 60)
+        first = await wait_for_terminal("cap-1")
+        await send_score(redis, settings, "cap-2", 60)
+        second = await wait_for_terminal("cap-2")
+    assert first.state == "executed"
+    assert second.state == "skipped"
+    assert second.outcome is not None
+    assert "daily cap" in second.outcome["reason"]
+    assert len(substrate.submissions) == 1
+
+
+async def test_a_failed_extrinsic_is_recorded_with_the_chain_error_name(
+    settings: Settings, substrate: FakeSubstrate, redis: Redis
+) -> None:
+    """An extrinsic the chain rejects ends the trade failed, naming the module error."""
+    substrate.submit_error = "NotEnoughBalanceToStake"
+    settings = live(settings)
+    async with running(create_app(settings, chain_factory=client_factory(substrate))):
+        await send_score(redis, settings, "poor-1", 60)
+        trade = await wait_for_terminal("poor-1")
+    assert trade.state == "failed"
+    assert trade.outcome is not None
+    assert trade.outcome["submitted"] is True
+    assert trade.outcome["error"] == "NotEnoughBalanceToStake"
+
+
+async def test_an_unknown_earlier_submission_is_never_repeated(
+    settings: Settings, substrate: FakeSubstrate, redis: Redis
+) -> None:
+    """A claim left in 'submitting' (a crash mid-submission) fails the trade for a human."""
+    settings = live(settings)
+    async with running(create_app(settings, chain_factory=client_factory(substrate))):
+        await StakeClaim(
+            trade_id="unsure-1", consumer="crashed", state=ClaimState.SUBMITTING
+        ).insert()
+        await send_score(redis, settings, "unsure-1", 60)
+        trade = await wait_for_terminal("unsure-1")
+    assert trade.state == "failed"
+    assert trade.error is not None
+    assert "reconcile" in trade.error
+    assert substrate.submissions == []
