@@ -40,6 +40,10 @@ fmt: ## Format and auto-fix the code
 	$(PYTHON) -m ruff format .
 	$(PYTHON) -m ruff check --fix .
 
+.PHONY: asyncapi
+asyncapi: ## Regenerate the event contract, docs/asyncapi/*.json, from the consumer apps
+	$(PYTHON) -m consumers.asyncapi
+
 .PHONY: bench
 bench: install services ## Cached dividends endpoint vs a bare FastAPI endpoint under wrk (prints figures)
 	REDIS_URL=redis://127.0.0.1:6379/14 MONGODB_URL=$(TEST_MONGODB_URL) MONGODB_DATABASE=bench \
