@@ -7,6 +7,8 @@ through the SDK's Substrate seam.
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -52,6 +54,15 @@ async def run_trade(settings: Settings, substrate: FakeSubstrate) -> dict[str, A
     assert timeline.status_code == 200
     body: dict[str, Any] = timeline.json()
     return body
+
+
+def readme_xadd() -> tuple[str, str, str]:
+    """Stream, field and value of the `redis-cli XADD` line in the README."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"^redis-cli XADD (\S+) '\*' (\S+) '(.+)'$", readme, re.MULTILINE)
+    assert match is not None, "the README lost its redis-cli XADD line"
+    stream, field, data = match.groups()
+    return stream, field, data
 
 
 def hop(timeline: dict[str, Any], name: str) -> dict[str, Any]:
@@ -191,22 +202,17 @@ async def test_a_refused_desearch_key_fails_the_trade_with_the_reason(
 async def test_a_raw_xadd_as_the_readme_shows_drives_a_trade_to_completion(
     settings: Settings, substrate: FakeSubstrate, httpserver: HTTPServer, redis: Redis
 ) -> None:
-    """An external producer's plain JSON entry in field __data__ is a complete trade request."""
+    """The README's redis-cli line (plain JSON in field __data__) is a complete trade request."""
     serve(httpserver, tweets=tweets_json("SN18 is great"), reply='{"score": 40}')
     settings = pipeline_settings(settings, httpserver)
-    event = {
-        "schema_version": 1,
-        "trade_id": "external-0001",
-        "trace_id": "ext-trace-1",
-        "netuid": 18,
-        "hotkey": HOTKEY,
-    }
+    stream, field, data = readme_xadd()
     async with running_pipeline(settings, substrate):
-        await redis.xadd(settings.stream_trade_requested, {"__data__": json.dumps(event)})
-        trade = await wait_for_terminal("external-0001")
+        await redis.xadd(stream, {field: data})
+        trade = await wait_for_terminal(json.loads(data)["trade_id"])
 
+    assert stream == settings.stream_trade_requested
     assert trade.state == "executed"
     assert trade.requested_by == "stream"
-    assert trade.trace_id == "ext-trace-1"
+    assert trade.trace_id == "ext-0001"
     assert trade.outcome is not None
     assert trade.outcome["action"] == "add_stake"
