@@ -10,7 +10,13 @@ from shared.settings import Settings
 
 ENV_EXAMPLE = Path(__file__).resolve().parents[2] / ".env.example"
 # Read by compose.yaml and the images rather than by the settings model.
-DEPLOYMENT_VARIABLES = {"GATEWAY_WORKERS", "GATEWAY_PORT"}
+DEPLOYMENT_VARIABLES = {
+    "GATEWAY_WORKERS",
+    "GATEWAY_PORT",
+    "TWEET_FETCHER_REPLICAS",
+    "SENTIMENT_SCORER_REPLICAS",
+    "STAKE_EXECUTOR_REPLICAS",
+}
 
 
 def test_every_setting_is_documented_in_env_example() -> None:
