@@ -25,15 +25,19 @@ class TradeState(StrEnum):
     EXECUTED = "executed"  # staked, or planned in paper mode
     SKIPPED = "skipped"  # neutral or no score, kill switch, cap reached
     FAILED = "failed"
+    DEAD_LETTERED = "dead_lettered"  # a hop kept failing; the entry waits in <stream>.dlq
 
 
-TERMINAL_STATES = frozenset({TradeState.EXECUTED, TradeState.SKIPPED, TradeState.FAILED})
+TERMINAL_STATES = frozenset(
+    {TradeState.EXECUTED, TradeState.SKIPPED, TradeState.FAILED, TradeState.DEAD_LETTERED}
+)
 
 
 class HopState(StrEnum):
     STARTED = "started"
     FINISHED = "finished"
     FAILED = "failed"
+    DEAD_LETTERED = "dead_lettered"
 
 
 class ClaimState(StrEnum):

@@ -92,6 +92,15 @@ async def hop_failed(record: HopRecord, *, error: str, final: bool, duration_ms:
         await finish_trade(record.trade_id, TradeState.FAILED, error=error)
 
 
+async def hop_dead_lettered(record: HopRecord, *, error: str) -> None:
+    """The hop gave up after its attempts; the entry waits in the dead-letter stream."""
+    await HopRecord.get_pymongo_collection().update_one(
+        {"trade_id": record.trade_id, "hop": record.hop},
+        {"$set": {"state": HopState.DEAD_LETTERED.value, "error": error, "finished_at": utc_now()}},
+    )
+    await finish_trade(record.trade_id, TradeState.DEAD_LETTERED, error=error)
+
+
 async def finish_trade(
     trade_id: str,
     state: TradeState,

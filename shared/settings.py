@@ -117,6 +117,13 @@ class Settings(BaseSettings):
     # Entries a consumer takes per read (XREADGROUP COUNT); without a count the first reader
     # would take the whole backlog into its own pending list.
     stream_read_count: int = Field(default=10, ge=1, le=1000)
+    # An entry pending this long (its consumer crashed or hung) is claimed by another consumer.
+    # Longer than any hop takes, so a slow hop is not run twice in parallel.
+    stream_reclaim_idle_seconds: float = Field(default=30.0, gt=0)
+    # How often each consumer looks for such entries (XAUTOCLAIM); seconds, not milliseconds.
+    stream_reclaim_interval_seconds: float = Field(default=5.0, gt=0)
+    # Attempts of one hop for one entry before it is moved to the dead-letter stream.
+    stream_max_attempts: int = Field(default=5, ge=1, le=100)
     # Approximate cap (MAXLEN ~) per stream, far above the worst expected backlog.
     stream_maxlen: int = Field(default=1_000_000, ge=1000)
 

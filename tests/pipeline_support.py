@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -13,9 +12,10 @@ from pytest_httpserver import HTTPServer
 from consumers.sentiment_scorer.app import create_app as sentiment_scorer
 from consumers.stake_executor.app import create_app as stake_executor
 from consumers.tweet_fetcher.app import create_app as tweet_fetcher
-from shared.documents import TERMINAL_STATES, Trade
+from shared.documents import TERMINAL_STATES, HopRecord, HopState, Trade
 from shared.settings import Settings
 from tests.fakes.substrate import FakeSubstrate, client_factory
+from tests.waiting import eventually
 
 DESEARCH_KEY = "test-desearch-key-0123456789"
 CHUTES_KEY = "test-chutes-key-0123456789"
@@ -79,11 +79,21 @@ async def running_pipeline(settings: Settings, substrate: FakeSubstrate) -> Asyn
         yield
 
 
-async def wait_for_terminal(trade_id: str, within_seconds: float = 15.0) -> Trade:
+async def wait_for_terminal(trade_id: str, within: float = 15.0) -> Trade:
     """The trade's record once it reached a terminal state."""
-    async with asyncio.timeout(within_seconds):
-        while True:
-            trade = await Trade.find_one(Trade.trade_id == trade_id)
-            if trade is not None and trade.state in TERMINAL_STATES:
-                return trade
-            await asyncio.sleep(0.05)
+
+    async def terminal() -> Trade | None:
+        trade = await Trade.find_one(Trade.trade_id == trade_id)
+        return trade if trade is not None and trade.state in TERMINAL_STATES else None
+
+    return await eventually(terminal, within=within)
+
+
+async def wait_for_hop(trade_id: str, within: float = 15.0) -> HopRecord:
+    """The trade's (only) hop record once it finished: for a consumer running alone."""
+
+    async def finished() -> HopRecord | None:
+        record = await HopRecord.find_one(HopRecord.trade_id == trade_id)
+        return record if record is not None and record.state is HopState.FINISHED else None
+
+    return await eventually(finished, within=within)

@@ -87,20 +87,77 @@ def disposable_redis(directory: Path) -> Iterator[DisposableRedis]:
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.skip("needs the redis-server binary (scripts/provision.sh install) to stop a Redis")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = _free_port()
     process = subprocess.Popen(  # noqa: S603 - a fixed binary with fixed arguments
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(directory)],
         stdout=subprocess.DEVNULL,
     )
     server = DisposableRedis(process, port)
     try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-                break
-            time.sleep(0.05)
+        _wait_for_port(port)
         yield server
     finally:
         server.stop()
+
+
+class DisposableMongo:
+    """A private FerretDB (the MongoDB-compatible test server) that a test may stop and restart."""
+
+    def __init__(self, binary: str, directory: Path) -> None:
+        self.binary, self.directory = binary, directory
+        self.port = _free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mongodb://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(  # noqa: S603 - our own binary with fixed arguments
+            [
+                self.binary,
+                "-listen-addr",
+                f"127.0.0.1:{self.port}",
+                "-sqlite-url",
+                f"file:{self.directory}/",
+                "-log-level",
+                "error",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        _wait_for_port(self.port)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def disposable_mongo(directory: Path) -> Iterator[DisposableMongo]:
+    binary = Path(__file__).resolve().parents[1] / ".local" / "bin" / "ferretdb"
+    if not binary.exists():
+        pytest.skip("needs .local/bin/ferretdb (scripts/provision.sh install) to stop a MongoDB")
+    server = DisposableMongo(str(binary), directory)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _wait_for_port(port: int) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")

@@ -87,21 +87,41 @@ class HopApp(Generic[In, Out]):
         )
 
     def subscriber(self, handler: Handler) -> Handler:
-        """Register the consumer's typed handler on the hop's stream and group."""
-        sub = StreamSub(
+        """Register the consumer's typed handler twice on the hop's stream and group.
+
+        The worker reads new entries. The reclaimer (FastStream reads with XAUTOCLAIM when given
+        ``min_idle_time``, and then reads nothing new) takes over entries left pending longer
+        than STREAM_RECLAIM_IDLE_SECONDS by any consumer of the group, this process's own
+        earlier life included, polling every STREAM_RECLAIM_INTERVAL_SECONDS.
+        """
+        settings = self.settings
+        worker = StreamSub(
             self.hop.stream,
             group=self.hop.group,
             consumer=self.consumer,
-            max_records=self.settings.stream_read_count,
+            max_records=settings.stream_read_count,
             declare=False,  # ensure_group creates it from 0 at start
         )
+        reclaimer = StreamSub(
+            self.hop.stream,
+            group=self.hop.group,
+            consumer=f"{self.consumer}-reclaimer",
+            min_idle_time=int(settings.stream_reclaim_idle_seconds * 1000),
+            polling_interval=int(settings.stream_reclaim_interval_seconds * 1000),
+            declare=False,
+        )
         decorated: Handler = self.broker.subscriber(
-            stream=sub,
+            stream=worker,
             ack_policy=AckPolicy.MANUAL,
             title=f"{self.hop.stream}:{self.hop.group}",
             description=handler.__doc__,
         )(handler)
-        return decorated
+        reclaiming: Handler = self.broker.subscriber(
+            stream=reclaimer,
+            ack_policy=AckPolicy.MANUAL,
+            include_in_schema=False,  # the same channel and payload as the worker
+        )(decorated)
+        return reclaiming
 
     async def handle(self, event: In, msg: RedisStreamMessage, pipeline: Pipeline) -> None:
         if self._runner is None:
@@ -124,7 +144,14 @@ class HopApp(Generic[In, Out]):
             stack.push_async_callback(self._redis.aclose)
             await ensure_group(self._redis, self.hop)
             service = await stack.enter_async_context(self._service_factory(settings))
-            self._runner = HopRunner(self.hop, service, self.publisher, consumer=self.consumer)
+            self._runner = HopRunner(
+                self.hop,
+                service,
+                self.publisher,
+                self._redis,
+                consumer=self.consumer,
+                max_attempts=settings.stream_max_attempts,
+            )
             log.info("consumer.started", hop=self.hop.name, consumer=self.consumer)
             yield
             log.info("consumer.stopping", hop=self.hop.name, consumer=self.consumer)

@@ -8,9 +8,12 @@ what makes a crash at any point safe:
 3. the result is recorded, with the event it produced;
 4. the next event is published and the entry acknowledged in one MULTI/EXEC transaction.
 
-A crash before 4 leaves the entry pending, to be delivered again. A redelivered entry whose hop
-already finished re-emits the recorded event instead of doing the work twice; one whose hop failed
-for good is only acknowledged.
+A crash before 4 leaves the entry pending, to be claimed and delivered again (see
+``shared.streams.app``). A redelivered entry whose hop already finished re-emits the recorded
+event instead of doing the work twice; one whose hop failed for good is only acknowledged. A hop
+that keeps failing moves its entry to the dead-letter stream after ``max_attempts``; attempts
+are counted in the hop's record, so deliveries that could not even reach MongoDB (an outage)
+do not use any up.
 """
 
 from __future__ import annotations
@@ -22,13 +25,21 @@ from typing import Any, Generic, Protocol, TypeVar
 import structlog
 from faststream.redis import RedisStreamMessage
 from faststream.redis.publisher.usecase import StreamPublisher
+from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
-from shared.documents import HopState, TradeState
+from shared.documents import HopRecord, HopState, TradeState
 from shared.events import Event, TradeRequested
 from shared.logging import get_logger
-from shared.records import ensure_trade, finish_trade, hop_failed, hop_finished, hop_started
-from shared.streams.deadletter import entry_id_of
+from shared.records import (
+    ensure_trade,
+    finish_trade,
+    hop_dead_lettered,
+    hop_failed,
+    hop_finished,
+    hop_started,
+)
+from shared.streams.deadletter import dead_letter, entry_id_of
 from shared.streams.topology import Hop
 
 log = get_logger(__name__)
@@ -63,13 +74,17 @@ class HopRunner(Generic[In, Out]):
         hop: Hop,
         service: HopService[In, Out],
         publisher: StreamPublisher,
+        redis: Redis,
         *,
         consumer: str,
+        max_attempts: int,
     ) -> None:
         self._hop = hop
         self._service = service
         self._publisher = publisher
+        self._redis = redis
         self._consumer = consumer
+        self._max_attempts = max_attempts
 
     async def handle(self, event: In, msg: RedisStreamMessage, pipeline: Pipeline) -> None:
         with structlog.contextvars.bound_contextvars(
@@ -91,9 +106,12 @@ class HopRunner(Generic[In, Out]):
                 self._hop.output_event.model_validate(record.output), entry_id, pipeline
             )
             return
-        if record.state is HopState.FAILED:
-            log.info("hop.already_failed", entry_id=entry_id)
+        if record.state in (HopState.FAILED, HopState.DEAD_LETTERED):
+            log.info("hop.already_ended", entry_id=entry_id, state=record.state)
             await msg.ack()
+            return
+        if record.attempts > self._max_attempts:  # earlier attempts died before recording
+            await self._give_up(record, msg, record.error or "attempts exhausted")
             return
 
         started = time.monotonic()
@@ -112,6 +130,9 @@ class HopRunner(Generic[In, Out]):
                 attempts=record.attempts,
                 error=_describe(error),
             )
+            if record.attempts >= self._max_attempts:
+                await self._give_up(record, msg, _describe(error))
+                return
             raise
         output = result.event.model_dump(mode="json")
         await hop_finished(record, summary=result.summary, output=output, duration_ms=_ms(started))
@@ -121,6 +142,17 @@ class HopRunner(Generic[In, Out]):
         log.info(
             "hop.finished", entry_id=entry_id, attempts=record.attempts, duration_ms=_ms(started)
         )
+
+    async def _give_up(self, record: HopRecord, msg: RedisStreamMessage, error: str) -> None:
+        await dead_letter(
+            self._redis,
+            self._hop,
+            msg,
+            reason=error,
+            consumer=self._consumer,
+            attempts=record.attempts,
+        )
+        await hop_dead_lettered(record, error=error)
 
     async def _emit(self, event: Event, entry_id: str, pipeline: Pipeline) -> None:
         """Publish the next event and acknowledge the entry in one transaction."""

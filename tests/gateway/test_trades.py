@@ -14,15 +14,16 @@ from shared.settings import Settings
 from tests.conftest import HOTKEY, OTHER_HOTKEY, TRADE_TOKEN
 from tests.fakes.substrate import FakeSubstrate
 from tests.gateway_client import running_gateway
+from tests.waiting import entries
 
 URL = "/api/v1/tao_dividends"
 AUTH = {"Authorization": f"Bearer {TRADE_TOKEN}"}
 
 
 async def stream_events(redis: Redis, stream: str) -> list[TradeRequested]:
-    entries: list[tuple[bytes, dict[bytes, bytes]]] = await redis.xrange(stream)  # type: ignore[assignment]  # redis-py types replies loosely
+    found = await entries(redis, stream)
     events = []
-    for _entry_id, fields in entries:
+    for _entry_id, fields in found:
         body, _headers = BinaryMessageFormatV1.parse(fields[b"__data__"])
         events.append(TradeRequested.model_validate_json(body))
     return events

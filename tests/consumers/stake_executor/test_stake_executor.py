@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -15,6 +14,7 @@ from shared.settings import Settings
 from tests.conftest import HOTKEY
 from tests.fakes.substrate import FakeSubstrate, client_factory
 from tests.pipeline_support import running, wait_for_terminal
+from tests.waiting import eventually
 
 MNEMONIC = Keypair.generate_mnemonic()
 
@@ -40,10 +40,8 @@ async def send_score(redis: Redis, settings: Settings, trade_id: str, score: int
     await redis.xadd(settings.stream_sentiment_scored, {"__data__": json.dumps(event)})
 
 
-async def wait_for_length(redis: Redis, stream: str, length: int) -> None:
-    async with asyncio.timeout(10):
-        while await redis.xlen(stream) < length:  # noqa: ASYNC110 - polling another process's writes
-            await asyncio.sleep(0.05)
+async def _length_is(redis: Redis, stream: str, length: int) -> bool:
+    return bool(await redis.xlen(stream) == length)
 
 
 async def test_a_score_delivered_twice_stakes_once(
@@ -56,7 +54,7 @@ async def test_a_score_delivered_twice_stakes_once(
         await send_score(redis, settings, "twice-1", 70)
         trade = await wait_for_terminal("twice-1")
         # The duplicate re-emits the recorded outcome; it does not act again.
-        await wait_for_length(redis, settings.stream_stake_executed, 2)
+        await eventually(lambda: _length_is(redis, settings.stream_stake_executed, 2))
     assert trade.state == "executed"
     assert len(substrate.submissions) == 1
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import pytest
@@ -10,10 +9,10 @@ from pytest_httpserver import HTTPServer
 from redis.asyncio import Redis
 
 from consumers.tweet_fetcher.app import create_app
-from shared.documents import HopRecord, HopState
 from shared.settings import Settings
 from tests.conftest import HOTKEY
-from tests.pipeline_support import pipeline_settings, running, tweets_json
+from tests.pipeline_support import pipeline_settings, running, tweets_json, wait_for_hop
+from tests.waiting import entries, eventually, pending_count
 
 VALID = {"schema_version": 1, "trade_id": "ok-1", "trace_id": "t", "netuid": 18, "hotkey": HOTKEY}
 
@@ -49,25 +48,16 @@ async def test_a_malformed_entry_goes_to_the_dead_letter_stream_on_first_deliver
         bad_id = await redis.xadd(settings.stream_trade_requested, {"__data__": data})
         await redis.xadd(settings.stream_trade_requested, {"__data__": json.dumps(VALID)})
         await wait_for_hop("ok-1")
-        dead: list[tuple[bytes, dict[bytes, bytes]]] = await redis.xrange(  # type: ignore[assignment]  # redis-py types replies loosely
-            f"{settings.stream_trade_requested}.dlq"
-        )
-        pending = await redis.xpending(
-            settings.stream_trade_requested, settings.group_tweet_fetcher
-        )
+        dead = await entries(redis, f"{settings.stream_trade_requested}.dlq")
+        # Both entries end acknowledged: the bad one dead-lettered, the good one done.
+        await eventually(lambda: no_pending(redis, settings))
     [(_, fields)] = dead
     assert fields[b"entry_id"] == bad_id
     assert fields[b"attempts"] == b"1"
     assert reason.encode() in fields[b"error"]
     assert fields[b"data"] == data[:1_000_000]
-    assert pending["pending"] == 0
 
 
-async def wait_for_hop(trade_id: str) -> None:
-    """The tweet-fetcher alone cannot end a trade; wait for its hop record to finish instead."""
-    async with asyncio.timeout(10):
-        while True:
-            record = await HopRecord.find_one(HopRecord.trade_id == trade_id)
-            if record is not None and record.state is HopState.FINISHED:
-                return
-            await asyncio.sleep(0.05)
+async def no_pending(redis: Redis, settings: Settings) -> bool:
+    stream, group = settings.stream_trade_requested, settings.group_tweet_fetcher
+    return await pending_count(redis, stream, group) == 0
