@@ -44,6 +44,14 @@ fmt: ## Format and auto-fix the code
 asyncapi: ## Regenerate the event contract, docs/asyncapi/*.json, from the consumer apps
 	$(PYTHON) -m consumers.asyncapi
 
+.PHONY: streams
+streams: ## Per stream: length, pending, lag, consumers and dead letters
+	$(PYTHON) -m shared.streams.ops status
+
+.PHONY: requeue
+requeue: ## Put dead letters back on their streams: ID=<entry id> or ALL=1 (completed trades are skipped)
+	$(PYTHON) -m shared.streams.ops requeue $(if $(ALL),--all,--id $(ID))
+
 .PHONY: bench
 bench: install services ## Cached dividends endpoint vs a bare FastAPI endpoint under wrk (prints figures)
 	REDIS_URL=redis://127.0.0.1:6379/14 MONGODB_URL=$(TEST_MONGODB_URL) MONGODB_DATABASE=bench \
