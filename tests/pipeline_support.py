@@ -8,12 +8,15 @@ from typing import Any
 
 from faststream import FastStream
 from pytest_httpserver import HTTPServer
+from redis.typing import EncodableT, FieldT
 
 from consumers.sentiment_scorer.app import create_app as sentiment_scorer
 from consumers.stake_executor.app import create_app as stake_executor
 from consumers.tweet_fetcher.app import create_app as tweet_fetcher
 from shared.documents import TERMINAL_STATES, HopRecord, HopState, Trade
+from shared.events import Event, SentimentScored, TradeRequested, Tweet, TweetsFetched
 from shared.settings import Settings
+from tests.conftest import HOTKEY
 from tests.fakes.substrate import FakeSubstrate, client_factory
 from tests.waiting import eventually
 
@@ -36,6 +39,32 @@ def pipeline_settings(settings: Settings, httpserver: HTTPServer, **changes: Any
         },
         _env_file=None,
     )
+
+
+# Fast reclaim for tests that make consumers fail or crash (seconds).
+FAST_RECLAIM: dict[str, Any] = {
+    "stream_reclaim_idle_seconds": 0.3,
+    "stream_reclaim_interval_seconds": 0.1,
+}
+
+
+def entry(event: Event) -> dict[FieldT, EncodableT]:
+    """A stream entry as an external producer writes it: the event's JSON in ``__data__``."""
+    return {"__data__": event.model_dump_json().encode()}
+
+
+def trade_requested(trade_id: str) -> TradeRequested:
+    return TradeRequested(trade_id=trade_id, trace_id=f"trace-{trade_id}", netuid=18, hotkey=HOTKEY)
+
+
+def tweets_fetched(trade_id: str, *texts: str) -> TweetsFetched:
+    tweets = [Tweet(id=str(i), text=text) for i, text in enumerate(texts or ("SN18",))]
+    return TweetsFetched(**trade_requested(trade_id).lineage(), query="q", tweets=tweets)
+
+
+def sentiment_scored(trade_id: str, score: int | None) -> SentimentScored:
+    lineage = trade_requested(trade_id).lineage()
+    return SentimentScored(**lineage, score=score, scorer="vader", tweet_count=2)
 
 
 def tweets_json(*texts: str) -> list[dict[str, Any]]:

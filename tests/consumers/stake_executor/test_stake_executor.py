@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from bittensor.sp_core import Keypair
@@ -11,9 +10,8 @@ from redis.asyncio import Redis
 from consumers.stake_executor.app import create_app
 from shared.documents import ClaimState, StakeClaim
 from shared.settings import Settings
-from tests.conftest import HOTKEY
 from tests.fakes.substrate import FakeSubstrate, client_factory
-from tests.pipeline_support import running, wait_for_terminal
+from tests.pipeline_support import entry, running, sentiment_scored, wait_for_terminal
 from tests.waiting import eventually
 
 MNEMONIC = Keypair.generate_mnemonic()
@@ -27,17 +25,7 @@ def live(settings: Settings, **changes: Any) -> Settings:
 
 
 async def send_score(redis: Redis, settings: Settings, trade_id: str, score: int | None) -> None:
-    event = {
-        "schema_version": 1,
-        "trade_id": trade_id,
-        "trace_id": f"trace-{trade_id}",
-        "netuid": 18,
-        "hotkey": HOTKEY,
-        "score": score,
-        "scorer": "vader",
-        "tweet_count": 2,
-    }
-    await redis.xadd(settings.stream_sentiment_scored, {"__data__": json.dumps(event)})
+    await redis.xadd(settings.stream_sentiment_scored, entry(sentiment_scored(trade_id, score)))
 
 
 async def _length_is(redis: Redis, stream: str, length: int) -> bool:

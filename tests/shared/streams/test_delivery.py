@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from pathlib import Path
-from typing import Any
 
 from pytest_httpserver import HTTPServer
 from redis.asyncio import Redis
@@ -18,32 +16,19 @@ from shared.documents import HopRecord, HopState, init_documents, mongo_client
 from shared.settings import Settings
 from shared.streams.run import serve
 from shared.streams.topology import HopName, topology
-from tests.conftest import HOTKEY
 from tests.pipeline_support import (
+    FAST_RECLAIM,
+    entry,
     pipeline_settings,
     running,
+    trade_requested,
+    tweets_fetched,
     tweets_json,
     wait_for_hop,
     wait_for_terminal,
 )
 from tests.servers import disposable_mongo
 from tests.waiting import entries, eventually, pending_count
-
-FAST_RECLAIM: dict[str, Any] = {
-    "stream_reclaim_idle_seconds": 0.3,
-    "stream_reclaim_interval_seconds": 0.1,
-}
-
-
-def request(trade_id: str) -> bytes:
-    event = {
-        "schema_version": 1,
-        "trade_id": trade_id,
-        "trace_id": "t",
-        "netuid": 18,
-        "hotkey": HOTKEY,
-    }
-    return json.dumps(event).encode()
 
 
 async def group_exists(redis: Redis, stream: str, group: str) -> bool:
@@ -70,17 +55,8 @@ async def test_a_hop_that_keeps_failing_is_dead_lettered_after_exactly_max_attem
         chutes_fallback_models="",
         **FAST_RECLAIM,
     )
-    fetched = {
-        "schema_version": 1,
-        "trade_id": "doomed-1",
-        "trace_id": "t",
-        "netuid": 18,
-        "hotkey": HOTKEY,
-        "query": "q",
-        "tweets": [{"id": "1", "text": "SN18"}],
-    }
     async with running(sentiment_scorer(settings)):
-        await redis.xadd(settings.stream_tweets_fetched, {"__data__": json.dumps(fetched)})
+        await redis.xadd(settings.stream_tweets_fetched, entry(tweets_fetched("doomed-1")))
         trade = await wait_for_terminal("doomed-1")
         record = await HopRecord.find_one(HopRecord.trade_id == "doomed-1")
         dead = await entries(redis, f"{settings.stream_tweets_fetched}.dlq")
@@ -105,7 +81,7 @@ async def test_an_entry_left_pending_by_a_crashed_consumer_is_reclaimed(
     settings = pipeline_settings(settings, httpserver, **FAST_RECLAIM)
     hop = topology(settings)[HopName.TWEET_FETCHER]
     await redis.xgroup_create(hop.stream, hop.group, id="0", mkstream=True)
-    await redis.xadd(hop.stream, {"__data__": request("orphan-1")})
+    await redis.xadd(hop.stream, entry(trade_requested("orphan-1")))
     taken = await redis.xreadgroup(hop.group, "crashed-consumer", {hop.stream: ">"}, count=1)
     assert taken  # the dead consumer holds it, unacknowledged
     async with running(tweet_fetcher(settings)):
@@ -124,11 +100,11 @@ async def test_a_lost_consumer_group_is_recreated_and_consumption_goes_on(
     consumer = asyncio.create_task(serve(lambda: tweet_fetcher(settings), settings.redis_url, hop))
     try:
         await eventually(lambda: group_exists(redis, hop.stream, hop.group))
-        await redis.xadd(hop.stream, {"__data__": request("before-1")})
+        await redis.xadd(hop.stream, entry(trade_requested("before-1")))
         await wait_for_hop("before-1")
         await redis.flushdb()
         await asyncio.sleep(0.5)  # the subscriber notices and the app is restarted
-        await redis.xadd(hop.stream, {"__data__": request("after-1")})
+        await redis.xadd(hop.stream, entry(trade_requested("after-1")))
         record = await wait_for_hop("after-1")
     finally:
         consumer.cancel()
@@ -155,7 +131,7 @@ async def test_entries_wait_for_mongodb_and_complete_once_it_is_back(
         async with running(tweet_fetcher(settings)):
             mongo.stop()
             for i in range(5):
-                await redis.xadd(hop.stream, {"__data__": request(f"outage-{i}")})
+                await redis.xadd(hop.stream, entry(trade_requested(f"outage-{i}")))
             await asyncio.sleep(2)  # several reclaim rounds while MongoDB is away
             pending = await pending_count(redis, hop.stream, hop.group)
             mongo.start()

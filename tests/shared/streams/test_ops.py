@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from pytest_httpserver import HTTPServer
@@ -15,9 +14,12 @@ from shared.streams.ops import requeue, status
 from shared.streams.topology import HopName, topology
 from tests.conftest import HOTKEY
 from tests.pipeline_support import (
+    FAST_RECLAIM,
     completion,
+    entry,
     pipeline_settings,
     running,
+    tweets_fetched,
     wait_for_hop,
     wait_for_terminal,
 )
@@ -26,22 +28,8 @@ FAST: dict[str, Any] = {
     "stream_max_attempts": 2,
     "chutes_max_attempts": 1,
     "chutes_fallback_models": "",
-    "stream_reclaim_idle_seconds": 0.2,
-    "stream_reclaim_interval_seconds": 0.1,
+    **FAST_RECLAIM,
 }
-
-
-def fetched(trade_id: str) -> bytes:
-    event = {
-        "schema_version": 1,
-        "trade_id": trade_id,
-        "trace_id": "t",
-        "netuid": 18,
-        "hotkey": HOTKEY,
-        "query": "q",
-        "tweets": [{"id": "1", "text": "SN18 is wonderful"}],
-    }
-    return json.dumps(event).encode()
 
 
 async def test_a_dead_letter_requeued_after_a_fix_is_processed(
@@ -52,7 +40,7 @@ async def test_a_dead_letter_requeued_after_a_fix_is_processed(
     hop = topology(settings)[HopName.SENTIMENT_SCORER]
     httpserver.expect_request("/v1/chat/completions").respond_with_data("down", status=503)
     async with running(sentiment_scorer(settings)):
-        await redis.xadd(hop.stream, {"__data__": fetched("req-1")})
+        await redis.xadd(hop.stream, entry(tweets_fetched("req-1")))
         assert (await wait_for_terminal("req-1")).state == "dead_lettered"
         [before] = await status(redis, [hop])
 
@@ -86,7 +74,9 @@ async def test_a_dead_letter_of_a_completed_trade_is_not_requeued(
             requested_by="r",
             state=TradeState.EXECUTED,
         ).insert()
-        dead_id = await redis.xadd(hop.dead_letter_stream, {"data": fetched("done-1")})
+        dead_id = await redis.xadd(
+            hop.dead_letter_stream, {"data": entry(tweets_fetched("done-1"))["__data__"]}
+        )
         [row] = await requeue(
             redis, hop, [dead_id.decode() if isinstance(dead_id, bytes) else dead_id]
         )
