@@ -8,6 +8,14 @@ PYTHON := .venv/bin/python
 # drop their own MongoDB databases: never point these at data you want to keep.
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 TEST_MONGODB_URL ?= mongodb://127.0.0.1:27017
+# make run-local: the same servers, database 0. Used only when neither the environment nor .env
+# sets REDIS_URL / MONGODB_URL.
+LOCAL_REDIS_URL ?= redis://127.0.0.1:6379/0
+LOCAL_MONGODB_URL ?= mongodb://127.0.0.1:27017
+# Recorded runtime metadata for the offline devnode (outside the repository; its tests skip
+# without it). CI checks the project out beside ../shared.
+DEVNODE_METADATA ?= $(abspath $(wildcard ../shared/chain/metadata/localnet-v15.hex))
+export DEVNODE_METADATA
 
 .PHONY: help
 help: ## List the targets
@@ -30,10 +38,15 @@ test: install services lint ## Install, start the local servers, lint, type-chec
 	REDIS_URL=$(TEST_REDIS_URL) MONGODB_URL=$(TEST_MONGODB_URL) $(PYTHON) -m pytest
 
 .PHONY: lint
-lint: ## ruff (lint and format check) and mypy --strict
+lint: lint-docker ## ruff (lint and format check), mypy --strict, and lint-docker
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
 	$(PYTHON) -m mypy
+
+.PHONY: lint-docker
+lint-docker: ## hadolint on both Dockerfiles; compose.yaml against the Compose Specification schema (offline)
+	.venv/bin/hadolint --failure-threshold style Dockerfile.gateway Dockerfile.consumer
+	.venv/bin/check-jsonschema --builtin-schema vendor.compose-spec compose.yaml
 
 .PHONY: fmt
 fmt: ## Format and auto-fix the code
@@ -57,9 +70,25 @@ bench: install services ## Cached dividends endpoint vs a bare FastAPI endpoint 
 	REDIS_URL=redis://127.0.0.1:6379/14 MONGODB_URL=$(TEST_MONGODB_URL) MONGODB_DATABASE=bench \
 		$(PYTHON) -m bench.gateway
 
+.PHONY: bench-pipeline
+bench-pipeline: install services ## Push N trades (TRADES=1000) through the three consumers and print throughput and latency
+	REDIS_URL=redis://127.0.0.1:6379/13 MONGODB_URL=$(TEST_MONGODB_URL) MONGODB_DATABASE=bench_pipeline \
+		$(PYTHON) -m bench.pipeline --trades $(or $(TRADES),1000) --replicas $(or $(REPLICAS),1)
+
 .PHONY: run-gateway
 run-gateway: services ## Run the gateway on this machine (settings from .env / the environment)
 	$(PYTHON) -m gateway --port 8000
+
+# honcho's own .env reader drops the spaces inside values (a mnemonic, DESEARCH_QUERY_TEMPLATE), so
+# it is given none (--env /dev/null); python-dotenv, the settings' own reader, loads .env instead,
+# without overriding the environment. Ctrl-C: honcho sends SIGTERM to every process group, then
+# SIGKILL to any still running after 5 s.
+.PHONY: run-local
+run-local: install services ## Gateway (:8000) and the three consumers here, on the local servers, under honcho; Ctrl-C stops all
+	$(if $(wildcard .env),.venv/bin/dotenv --file .env run --no-override) bash -c '\
+		export PATH="$(CURDIR)/.venv/bin:$$PATH" \
+			REDIS_URL="$${REDIS_URL:-$(LOCAL_REDIS_URL)}" MONGODB_URL="$${MONGODB_URL:-$(LOCAL_MONGODB_URL)}"; \
+		exec honcho start --procfile Procfile --env /dev/null'
 
 .PHONY: up
 up: ## Start the whole stack with Docker Compose (needs a Docker engine)

@@ -31,9 +31,7 @@ def main() -> None:
     parser.add_argument("consumer", choices=[name.value for name in HopName])
     name = HopName(parser.parse_args().consumer)
     settings = Settings()
-    asyncio.run(
-        serve(lambda: APPS[name](settings), settings.redis_url, topology(settings)[name])
-    )
+    asyncio.run(serve(lambda: APPS[name](settings), settings.redis_url, topology(settings)[name]))
 
 
 if __name__ == "__main__":

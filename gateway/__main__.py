@@ -3,14 +3,22 @@
 One place for the server options that the image, ``make run-gateway`` and ``make bench`` share.
 The event loop is asyncio's own: under 1000 connections uvloop starved some of them for more
 than 5 s (wrk counted timeouts) at no gain in requests/s; asyncio's loop served every one.
+
+With several workers, each writes its Prometheus metrics into one fresh directory (see
+``shared.metrics``), so a scrape answered by any worker reports them all.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import tempfile
 
 import uvicorn
+
+# Read by prometheus_client in each worker when it is imported; this process does not import it.
+MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def main() -> None:
@@ -20,6 +28,17 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=int(os.environ.get("GATEWAY_WORKERS", "2")))
     args = parser.parse_args()
+    metrics_dir = None
+    if args.workers > 1 and MULTIPROC_DIR not in os.environ:
+        metrics_dir = os.environ[MULTIPROC_DIR] = tempfile.mkdtemp(prefix="gateway-metrics-")
+    try:
+        _serve(args)
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _serve(args: argparse.Namespace) -> None:
     uvicorn.run(
         args.app,
         factory=True,

@@ -15,12 +15,12 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from gateway.admission import TradeAdmission
-from gateway.api import dividends, health, trades
+from gateway.api import dividends, health, metrics, trades
 from gateway.auth import TokenVerifier
 from gateway.cache import DividendCache
 from gateway.dividends import DividendService
 from gateway.errors import install_error_handlers
-from gateway.middleware import RequestIdMiddleware
+from gateway.middleware import RequestIdMiddleware, RequestMetricsMiddleware
 from gateway.openapi import install_openapi
 from gateway.ratelimit import RateLimiter
 from gateway.state import Services
@@ -115,9 +115,11 @@ def create_app(
         lifespan=lifespan,
     )
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(RequestMetricsMiddleware)  # outermost: times the request id work too
     install_error_handlers(app)
     install_openapi(app)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(dividends.router)
     app.include_router(trades.router)
     return app

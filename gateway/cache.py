@@ -25,6 +25,7 @@ from redis.exceptions import RedisError
 
 from shared.errors import ChainUnavailable
 from shared.logging import get_logger
+from shared.metrics import CACHE_HITS, CACHE_MISSES
 
 log = get_logger(__name__)
 
@@ -82,7 +83,9 @@ class DividendCache:
         """The value under ``key``, fetched (once, across processes) when absent or expired."""
         entry = self._local_hit(key) or await self._redis_hit(key)
         if entry is not None:
+            CACHE_HITS.inc()
             return CacheResult(entry, cached=True)
+        CACHE_MISSES.inc()
         inflight = self._inflight.get(key)
         if inflight is not None:
             return CacheResult(await asyncio.shield(inflight), cached=True)

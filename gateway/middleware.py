@@ -1,16 +1,20 @@
 """Request id: taken from ``X-Request-ID`` or made up, bound to every log line, echoed back.
+Request metrics: latency by route template and status.
 
-A plain ASGI middleware (not ``BaseHTTPMiddleware``, which costs a task per request). The id is
+Plain ASGI middlewares (not ``BaseHTTPMiddleware``, which costs a task per request). The id is
 also the trace id a trade carries through every hop.
 """
 
 from __future__ import annotations
 
 import re
+import time
 import uuid
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.metrics import REQUEST_SECONDS, UNMATCHED
 
 HEADER = b"x-request-id"
 # Ids from clients are echoed into logs and headers: accept only short, plain ones.
@@ -36,3 +40,31 @@ class RequestIdMiddleware:
 
         with structlog.contextvars.bound_contextvars(request_id=request_id):
             await self.app(scope, receive, send_with_id)
+
+
+class RequestMetricsMiddleware:
+    """Observes each request's latency under its route template (``/api/v1/trades/{trade_id}``,
+    never the raw path, whose values are unbounded) and its status."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # an exception escaping the app is answered 500 further out
+
+        async def send_with_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_status)
+        finally:
+            # The router put the matched route into the scope (this same dict) on the way in.
+            route = getattr(scope.get("route"), "path", UNMATCHED)
+            REQUEST_SECONDS.labels(route, str(status)).observe(time.perf_counter() - started)

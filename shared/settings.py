@@ -124,6 +124,8 @@ class Settings(BaseSettings):
     stream_reclaim_interval_seconds: float = Field(default=5.0, gt=0)
     # Attempts of one hop for one entry before it is moved to the dead-letter stream.
     stream_max_attempts: int = Field(default=5, ge=1, le=100)
+    # On SIGTERM a consumer stops reading and waits this long for the entries in hand.
+    shutdown_timeout_seconds: float = Field(default=15.0, gt=0)
     # Approximate cap (MAXLEN ~) per stream, far above the worst expected backlog.
     stream_maxlen: int = Field(default=1_000_000, ge=1000)
 
@@ -173,6 +175,11 @@ class Settings(BaseSettings):
     stake_daily_cap_tao: Decimal = Field(default=Decimal("10"), gt=0)
     # Slippage protection: fail instead of filling when the price moves more than this fraction.
     stake_rate_tolerance: float = Field(default=0.05, gt=0, lt=1)
+
+    # --- metrics ---
+    # Each consumer process serves Prometheus metrics on this port (0: none). The gateway
+    # serves them at /metrics on its own port.
+    metrics_port: int = Field(default=9100, ge=0, le=65535)
 
     # --- logging ---
     log_level: str = "INFO"

@@ -10,6 +10,7 @@ import pytest
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
+from shared.documents import init_documents, mongo_client
 from shared.settings import Settings
 from tests import servers
 from tests.fakes.substrate import FakeSubstrate, seeded
@@ -65,6 +66,15 @@ async def mongodb_database(mongodb_url: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture
+async def documents(mongodb_url: str, mongodb_database: str) -> AsyncIterator[None]:
+    """The documents bound to the test database, for tests whose services run in other processes."""
+    client: AsyncMongoClient[dict[str, object]] = mongo_client(mongodb_url, 5)
+    await init_documents(client, mongodb_database)
+    yield
+    await client.close()
+
+
+@pytest.fixture
 def settings(redis: Redis, redis_url: str, mongodb_url: str, mongodb_database: str) -> Settings:
     return Settings(
         _env_file=None,
@@ -76,6 +86,7 @@ def settings(redis: Redis, redis_url: str, mongodb_url: str, mongodb_database: s
             f"old-reader:{OLD_READ_TOKEN}:read"
         ),
         chain_timeout_seconds=2,
+        metrics_port=0,  # consumers started in tests bind no port
         log_level="WARNING",
     )
 

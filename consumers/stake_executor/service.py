@@ -24,6 +24,7 @@ from shared.chain.client import ClientFactory
 from shared.documents import ClaimState, TradeState
 from shared.events import SentimentScored, StakeAction, StakeExecuted, utc_now
 from shared.logging import get_logger
+from shared.metrics import STAKE_TAO, TRADES
 from shared.settings import Settings, TradingMode
 from shared.streams.hop import HopFailed, HopResult
 
@@ -60,6 +61,11 @@ class StakeService:
             )
         executed = await self._carry_out(event, decision)
         await claims.mark(event.trade_id, ClaimState.DONE, executed.model_dump(mode="json"))
+        TRADES.labels(executed.action.value, executed.mode, _state(executed).value).inc()
+        if executed.success and executed.amount_tao is not None:
+            STAKE_TAO.labels(executed.mode, executed.action.value).observe(
+                float(executed.amount_tao)
+            )
         log.info(
             "stake.executed",
             action=executed.action,
@@ -97,11 +103,13 @@ class StakeService:
         )
 
 
-def _result(executed: StakeExecuted) -> HopResult[StakeExecuted]:
+def _state(executed: StakeExecuted) -> TradeState:
     if executed.action is StakeAction.SKIP:
-        state = TradeState.SKIPPED
-    else:
-        state = TradeState.EXECUTED if executed.success else TradeState.FAILED
+        return TradeState.SKIPPED
+    return TradeState.EXECUTED if executed.success else TradeState.FAILED
+
+
+def _result(executed: StakeExecuted) -> HopResult[StakeExecuted]:
     summary = {
         "action": executed.action.value,
         "mode": executed.mode,
@@ -115,7 +123,7 @@ def _result(executed: StakeExecuted) -> HopResult[StakeExecuted]:
         "fee_rao": executed.fee_rao,
         "error": executed.error,
     }
-    return HopResult(executed, summary, trade_state=state)
+    return HopResult(executed, summary, trade_state=_state(executed))
 
 
 @contextlib.asynccontextmanager

@@ -18,6 +18,7 @@ import bittensor
 
 from shared.errors import ChainUnavailable
 from shared.logging import get_logger
+from shared.metrics import CHAIN_CALL_SECONDS, CHAIN_FAILURES
 
 T = TypeVar("T")
 ClientFactory = Callable[[], bittensor.Client]
@@ -60,17 +61,23 @@ class ChainClient:
 
     async def call(self, operation: Callable[[bittensor.Client], Awaitable[T]]) -> T:
         """Run ``operation`` against the connected client, bounded by the timeout."""
+        with CHAIN_CALL_SECONDS.time():
+            return await self._call(operation)
+
+    async def _call(self, operation: Callable[[bittensor.Client], Awaitable[T]]) -> T:
         client = await self._connected()
         try:
             async with asyncio.timeout(self._timeout):
                 return await operation(client)
         except _TRANSPORT_ERRORS as error:
+            CHAIN_FAILURES.labels("transport").inc()
             log.warning("chain.transport_failed", error=str(error), kind=type(error).__name__)
             async with self._lock:
                 if self._client is client:
                     await self._drop()
             raise self._unavailable("the chain node did not answer") from error
         except bittensor.ChainError as error:
+            CHAIN_FAILURES.labels("read").inc()
             log.warning("chain.read_failed", error=str(error), kind=type(error).__name__)
             raise self._unavailable("the chain read failed") from error
 
@@ -83,6 +90,7 @@ class ChainClient:
                 async with asyncio.timeout(self._timeout):
                     await client.connect()
             except (*_TRANSPORT_ERRORS, bittensor.ChainError) as error:
+                CHAIN_FAILURES.labels("connect").inc()
                 log.warning("chain.connect_failed", error=str(error), kind=type(error).__name__)
                 with contextlib.suppress(Exception):
                     await client.close()

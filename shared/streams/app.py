@@ -1,5 +1,7 @@
 """Everything a consumer app needs around its one typed handler: the broker, the group, the
-publisher of the next event, the dead-letter middleware, MongoDB, and the hop's service.
+publisher of the next event, the dead-letter middleware, MongoDB, the hop's service, and its
+Prometheus metrics (served on METRICS_PORT: FastStream's per-message ones, the hop's own, and
+its stream's gauges, refreshed every few seconds).
 
 A consumer module then only says which hop it is, how to build its service, and what its handler
 is called (see ``consumers/*/app.py``). Run one with
@@ -9,6 +11,7 @@ name, so any number of replicas share the group's entries.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -19,11 +22,14 @@ from typing import Any, Generic, TypeVar
 
 from faststream import AckPolicy, FastStream
 from faststream.redis import RedisBroker, RedisStreamMessage, StreamSub
+from faststream.redis.prometheus import RedisPrometheusMiddleware
 from faststream.specification import AsyncAPI
+from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import ResponseError
 
+from shared import metrics
 from shared.documents import init_documents, mongo_client
 from shared.events import Event
 from shared.logging import configure_logging, get_logger
@@ -38,6 +44,8 @@ In = TypeVar("In", bound=Event)
 Out = TypeVar("Out", bound=Event)
 ServiceFactory = Callable[[Settings], AbstractAsyncContextManager[HopService[In, Out]]]
 Handler = Callable[[Any, RedisStreamMessage, Pipeline], Awaitable[None]]
+# How often a consumer refreshes its stream's gauges.
+STREAM_GAUGES_SECONDS = 10.0
 
 
 def consumer_name(hop: Hop) -> str:
@@ -71,8 +79,14 @@ class HopApp(Generic[In, Out]):
         self._runner: HopRunner[In, Out] | None = None
         self.broker = RedisBroker(
             settings.redis_url,
-            middlewares=[dead_letter_middleware(hop, self._require_redis, self.consumer)],
+            middlewares=[
+                RedisPrometheusMiddleware(registry=REGISTRY, app_name=hop.name),
+                dead_letter_middleware(hop, self._require_redis, self.consumer),
+            ],
             logger=logging.getLogger(f"faststream.{hop.name}"),
+            # On SIGTERM: stop reading, let handlers in flight finish for this long; whatever
+            # is still unfinished stays pending and is reclaimed by another consumer.
+            graceful_timeout=settings.shutdown_timeout_seconds,
         )
         self.publisher = self.broker.publisher(
             stream=StreamSub(hop.output_stream, maxlen=settings.stream_maxlen),
@@ -137,6 +151,7 @@ class HopApp(Generic[In, Out]):
     async def _lifespan(self) -> AsyncIterator[None]:
         settings = self.settings
         async with contextlib.AsyncExitStack() as stack:
+            await stack.enter_async_context(metrics.serving(settings.metrics_port))
             mongo = mongo_client(settings.mongodb_url, settings.mongodb_timeout_seconds)
             stack.push_async_callback(mongo.close)
             await init_documents(mongo, settings.mongodb_database)
@@ -152,6 +167,21 @@ class HopApp(Generic[In, Out]):
                 consumer=self.consumer,
                 max_attempts=settings.stream_max_attempts,
             )
+            gauges = asyncio.create_task(
+                metrics.track_stream_gauges(
+                    self._redis,
+                    [self.hop],
+                    every=STREAM_GAUGES_SECONDS,
+                    within=settings.redis_timeout_seconds * 4,
+                )
+            )
+            stack.push_async_callback(_cancel, gauges)
             log.info("consumer.started", hop=self.hop.name, consumer=self.consumer)
             yield
             log.info("consumer.stopping", hop=self.hop.name, consumer=self.consumer)
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 import structlog
 from faststream.redis import RedisStreamMessage
@@ -31,6 +31,7 @@ from redis.asyncio.client import Pipeline
 from shared.documents import HopRecord, HopState, TradeState
 from shared.events import Event, TradeRequested
 from shared.logging import get_logger
+from shared.metrics import HOP_SECONDS
 from shared.records import (
     ensure_trade,
     finish_trade,
@@ -46,6 +47,8 @@ log = get_logger(__name__)
 
 In = TypeVar("In", bound=Event, contravariant=True)
 Out = TypeVar("Out", bound=Event)
+# How handling an entry ended, for the hop duration metric.
+Outcome = Literal["finished", "failed", "retry", "dead_lettered", "replayed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,12 +90,17 @@ class HopRunner(Generic[In, Out]):
         self._max_attempts = max_attempts
 
     async def handle(self, event: In, msg: RedisStreamMessage, pipeline: Pipeline) -> None:
-        with structlog.contextvars.bound_contextvars(
-            trade_id=event.trade_id, trace_id=event.trace_id, hop=self._hop.name
-        ):
-            await self._handle(event, msg, pipeline)
+        started = time.perf_counter()
+        outcome: Outcome = "retry"  # unless _handle returns: the entry stays pending
+        try:
+            with structlog.contextvars.bound_contextvars(
+                trade_id=event.trade_id, trace_id=event.trace_id, hop=self._hop.name
+            ):
+                outcome = await self._handle(event, msg, pipeline)
+        finally:
+            HOP_SECONDS.labels(self._hop.name, outcome).observe(time.perf_counter() - started)
 
-    async def _handle(self, event: In, msg: RedisStreamMessage, pipeline: Pipeline) -> None:
+    async def _handle(self, event: In, msg: RedisStreamMessage, pipeline: Pipeline) -> Outcome:
         entry_id = entry_id_of(msg)
         await ensure_trade(
             event, requested_at=event.requested_at if isinstance(event, TradeRequested) else None
@@ -105,14 +113,14 @@ class HopRunner(Generic[In, Out]):
             await self._emit(
                 self._hop.output_event.model_validate(record.output), entry_id, pipeline
             )
-            return
+            return "replayed"
         if record.state in (HopState.FAILED, HopState.DEAD_LETTERED):
             log.info("hop.already_ended", entry_id=entry_id, state=record.state)
             await msg.ack()
-            return
+            return "replayed"
         if record.attempts > self._max_attempts:  # earlier attempts died before recording
             await self._give_up(record, msg, record.error or "attempts exhausted")
-            return
+            return "dead_lettered"
 
         started = time.monotonic()
         try:
@@ -121,7 +129,7 @@ class HopRunner(Generic[In, Out]):
             await hop_failed(record, error=str(error), final=True, duration_ms=_ms(started))
             log.warning("hop.failed", entry_id=entry_id, error=str(error))
             await msg.ack()
-            return
+            return "failed"
         except Exception as error:
             await hop_failed(record, error=_describe(error), final=False, duration_ms=_ms(started))
             log.warning(
@@ -132,7 +140,7 @@ class HopRunner(Generic[In, Out]):
             )
             if record.attempts >= self._max_attempts:
                 await self._give_up(record, msg, _describe(error))
-                return
+                return "dead_lettered"
             raise
         output = result.event.model_dump(mode="json")
         await hop_finished(record, summary=result.summary, output=output, duration_ms=_ms(started))
@@ -142,6 +150,7 @@ class HopRunner(Generic[In, Out]):
         log.info(
             "hop.finished", entry_id=entry_id, attempts=record.attempts, duration_ms=_ms(started)
         )
+        return "finished"
 
     async def _give_up(self, record: HopRecord, msg: RedisStreamMessage, error: str) -> None:
         await dead_letter(

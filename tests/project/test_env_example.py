@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import yaml
 from dotenv import dotenv_values
 
 from shared.settings import Settings
 
-ENV_EXAMPLE = Path(__file__).resolve().parents[2] / ".env.example"
+ROOT = Path(__file__).resolve().parents[2]
+ENV_EXAMPLE = ROOT / ".env.example"
+COMPOSE_FILE = ROOT / "compose.yaml"
+# Compose interpolation: $VAR, ${VAR}, ${VAR:-default}, ${VAR?error}, ...; `$$` is a literal `$`.
+INTERPOLATED = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 # Read by compose.yaml and the images rather than by the settings model.
 DEPLOYMENT_VARIABLES = {
     "GATEWAY_WORKERS",
@@ -38,3 +44,23 @@ def test_empty_api_keys_mean_no_key() -> None:
     settings = Settings(_env_file=ENV_EXAMPLE)
     assert settings.chutes_api_key is None
     assert settings.desearch_api_key is None
+
+
+def interpolated_variables(node: object) -> set[str]:
+    """Every variable interpolated in a parsed YAML node, keys and values alike."""
+    if isinstance(node, str):
+        return set(INTERPOLATED.findall(node.replace("$$", "")))
+    if isinstance(node, dict):
+        items: list[object] = [*node.keys(), *node.values()]
+    elif isinstance(node, list):
+        items = list(node)
+    else:
+        return set()
+    return set().union(*(interpolated_variables(item) for item in items))
+
+
+def test_every_compose_variable_is_documented_in_env_example() -> None:
+    """Each variable compose.yaml interpolates (comments aside) is in .env.example."""
+    interpolated = interpolated_variables(yaml.safe_load(COMPOSE_FILE.read_text()))
+    assert interpolated, "compose.yaml interpolates no variable: the parsing above is broken"
+    assert interpolated <= set(dotenv_values(ENV_EXAMPLE))

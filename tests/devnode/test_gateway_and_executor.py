@@ -1,0 +1,196 @@
+"""The repo's own chain code against the devnode: the gateway's dividend reader, the stake executor.
+
+Unlike the seam fake, nothing of the SDK is replaced here: ``ChainClient.for_network`` builds a
+plain ``bittensor.Client`` on the devnode's ws:// URL, exactly as the services do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import bittensor
+import pytest
+from pydantic import SecretStr
+
+from consumers.stake_executor.executor import PAPER_DEFAULT_ADDRESS, StakeExecutor
+from shared.chain import ChainClient, DividendReader, Unit
+from shared.errors import ChainUnavailable, NotFound
+from shared.events import StakeAction
+from shared.settings import Settings, TradingMode
+from tests.devnode.faults import Faults
+from tests.devnode.node import DevNode
+from tests.devnode.state import RAO_PER_UNIT
+
+HOTKEY = "5FFApaS75bv5pJHfAp2FVLBj9ZaXuFDjEypsaBNc1wCfe52v"
+UNKNOWN_HOTKEY = "5DAAnrj7VHTznn2AWBemMuyBwZWs6FNFjdyVXUeYum3PTXFy"
+NETUID = 18
+
+
+@pytest.fixture
+async def chain(node: DevNode) -> AsyncIterator[ChainClient]:
+    client = ChainClient.for_network(node.url, timeout=10, retry_after=5)
+    yield client
+    await client.close()
+
+
+def executor(chain: ChainClient, **settings: Any) -> StakeExecutor:
+    return StakeExecutor(chain, Settings(_env_file=None, **settings))
+
+
+def live(chain: ChainClient, node: DevNode) -> StakeExecutor:
+    mnemonic = SecretStr(node.key("funded").mnemonic)
+    return executor(chain, trading_mode="live", wallet_mnemonic=mnemonic)
+
+
+def test_a_raw_ws_url_gets_no_public_fallback_or_archive_endpoints(node: DevNode) -> None:
+    """``ChainClient.for_network`` takes the SDK's default pools: none for a bare URL."""
+    assert bittensor.settings.default_fallback_endpoints(node.url) == []
+    assert bittensor.settings.default_archive_endpoints(node.url) == []
+
+
+# --- the gateway's reads ---
+
+
+async def test_reads_one_entry_from_the_item_chosen_from_metadata(
+    node: DevNode, chain: ChainClient
+) -> None:
+    reading = await DividendReader(chain).one(NETUID, HOTKEY)
+    assert reading.item.name == "RootAlphaDividendsPerSubnet"
+    assert reading.item.unit is Unit.ALPHA_RAO
+    expected = node.fixture.state.root_dividends[(NETUID, HOTKEY)]
+    [entry] = reading.entries
+    assert (entry.netuid, entry.hotkey, entry.dividend) == (NETUID, HOTKEY, expected)
+    price = node.state.subnets[NETUID].price
+    assert entry.tao_estimate_rao == expected * price // RAO_PER_UNIT
+    assert node.chain.by_number(reading.block) is not None
+
+
+async def test_reads_a_whole_subnet(node: DevNode, chain: ChainClient) -> None:
+    reading = await DividendReader(chain).subnet(NETUID)
+    expected = {
+        hotkey: value
+        for (netuid, hotkey), value in node.fixture.state.root_dividends.items()
+        if netuid == NETUID
+    }
+    assert {entry.hotkey: entry.dividend for entry in reading.entries} == expected
+    assert reading.netuids == (NETUID,)
+
+
+async def test_an_unknown_hotkey_reads_zero(chain: ChainClient) -> None:
+    [entry] = (await DividendReader(chain).one(NETUID, UNKNOWN_HOTKEY)).entries
+    assert entry.dividend == 0
+    assert entry.tao_estimate_rao == 0
+
+
+async def test_pages_through_the_subnets_that_exist(chain: ChainClient) -> None:
+    reading = await DividendReader(chain).subnets(cursor=0, limit=10)
+    assert reading.netuids == (0, NETUID)
+    # On the root subnet alpha is TAO: the estimate is the value itself.
+    root = [entry for entry in reading.entries if entry.netuid == 0]
+    assert [(e.dividend, e.tao_estimate_rao) for e in root] == [(5_000_000, 5_000_000)]
+
+
+async def test_a_subnet_that_does_not_exist_is_not_found(chain: ChainClient) -> None:
+    with pytest.raises(NotFound):
+        await DividendReader(chain).one(7, HOTKEY)
+
+
+async def test_a_slow_node_is_unavailable_not_a_value(node: DevNode) -> None:
+    node.set_faults(Faults(latency_ms=5_000, methods=("state_getStorageAt",)))
+    chain = ChainClient.for_network(node.url, timeout=0.5, retry_after=5)
+    try:
+        with pytest.raises(ChainUnavailable):
+            await DividendReader(chain).one(NETUID, HOTKEY)
+    finally:
+        await chain.close()
+
+
+# --- the stake executor ---
+
+
+async def test_live_add_stake_submits_and_moves_the_balances(
+    node: DevNode, chain: ChainClient
+) -> None:
+    key = node.key("funded")
+    free, staked = node.state.free(key.address), node.state.stake(HOTKEY, key.address, NETUID)
+    fee = node.state.transaction_fee_rao
+
+    outcome = await live(chain, node).stake(
+        StakeAction.ADD, Decimal("1"), netuid=NETUID, hotkey=HOTKEY
+    )
+
+    assert outcome.submitted
+    assert outcome.success, outcome.error
+    assert outcome.block_hash is not None
+    assert outcome.extrinsic_id is not None
+    number = int(outcome.extrinsic_id.split("-")[0])
+    block = node.chain.by_number(number)
+    assert block is not None
+    assert block.hash == outcome.block_hash
+    assert outcome.fee_rao == fee
+    alpha = RAO_PER_UNIT * RAO_PER_UNIT // node.state.subnets[NETUID].price
+    assert node.state.free(key.address) == free - RAO_PER_UNIT - fee
+    assert node.state.stake(HOTKEY, key.address, NETUID) == staked + alpha
+
+
+async def test_live_remove_stake_unstakes_the_alpha_worth_the_tao(
+    node: DevNode, chain: ChainClient
+) -> None:
+    key = node.key("funded")
+    free, staked = node.state.free(key.address), node.state.stake(HOTKEY, key.address, NETUID)
+    fee = node.state.transaction_fee_rao
+    price = node.state.subnets[NETUID].price
+
+    outcome = await live(chain, node).stake(
+        StakeAction.REMOVE, Decimal("1"), netuid=NETUID, hotkey=HOTKEY
+    )
+
+    assert outcome.success, outcome.error
+    alpha = RAO_PER_UNIT * RAO_PER_UNIT // price
+    assert outcome.amount_alpha_rao == alpha
+    assert node.state.stake(HOTKEY, key.address, NETUID) == staked - alpha
+    assert node.state.free(key.address) == free + alpha * price // RAO_PER_UNIT - fee
+
+
+async def test_a_failed_stake_reports_the_chain_error(node: DevNode, chain: ChainClient) -> None:
+    node.set_faults(Faults(fail_extrinsics="SlippageTooHigh"))
+    outcome = await live(chain, node).stake(
+        StakeAction.ADD, Decimal("1"), netuid=NETUID, hotkey=HOTKEY
+    )
+    assert outcome.submitted
+    assert not outcome.success
+    assert outcome.error == "SlippageTooHigh"
+
+
+async def test_paper_mode_plans_and_changes_nothing(node: DevNode, chain: ChainClient) -> None:
+    before = node.state.to_json()
+    paper = executor(chain, trading_mode="paper")
+    assert paper.mode is TradingMode.PAPER
+    assert paper.address == PAPER_DEFAULT_ADDRESS
+
+    added = await paper.stake(StakeAction.ADD, Decimal("1"), netuid=NETUID, hotkey=HOTKEY)
+    removed = await paper.stake(StakeAction.REMOVE, Decimal("1"), netuid=NETUID, hotkey=HOTKEY)
+
+    for outcome in (added, removed):
+        assert not outcome.submitted
+        assert outcome.success, outcome.error
+        assert outcome.fee_rao == node.state.transaction_fee_rao
+        assert outcome.block_hash is None
+    assert node.accepted == []
+    assert node.state.to_json() == before
+
+
+async def test_paper_mode_with_a_mnemonic_still_submits_nothing(
+    node: DevNode, chain: ChainClient
+) -> None:
+    before = node.state.to_json()
+    paper = executor(
+        chain, trading_mode="paper", wallet_mnemonic=SecretStr(node.key("funded").mnemonic)
+    )
+    outcome = await paper.stake(StakeAction.ADD, Decimal("1"), netuid=NETUID, hotkey=HOTKEY)
+    assert not outcome.submitted
+    assert outcome.success
+    assert node.accepted == []
+    assert node.state.to_json() == before
