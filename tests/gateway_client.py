@@ -28,9 +28,10 @@ class _WithState:
 
 @contextlib.asynccontextmanager
 async def running_gateway(
-    settings: Settings, substrate: FakeSubstrate
+    settings: Settings, substrate: FakeSubstrate | None
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, chain_factory=client_factory(substrate))
+    """The gateway on ``substrate`` (the seam fake), or on BITTENSOR_NETWORK when None."""
+    app = create_app(settings, chain_factory=client_factory(substrate) if substrate else None)
     async with app.router.lifespan_context(app) as state:
         transport = httpx.ASGITransport(app=_WithState(app, dict(state or {})))
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
