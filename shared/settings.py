@@ -114,6 +114,8 @@ class Settings(BaseSettings):
     group_tweet_fetcher: str = "tweet-fetcher"
     group_sentiment_scorer: str = "sentiment-scorer"
     group_stake_executor: str = "stake-executor"
+    # Entries one consumer process works on at once.
+    stream_concurrency: int = Field(default=8, ge=1, le=256)
     # Entries a consumer takes per read (XREADGROUP COUNT); without a count the first reader
     # would take the whole backlog into its own pending list.
     stream_read_count: int = Field(default=10, ge=1, le=1000)

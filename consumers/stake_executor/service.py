@@ -2,9 +2,8 @@
 
 Order of operations, each step recorded before the next:
 decide (policy) -> claim the trade (unique) -> reserve the daily budget (once per trade) ->
-mark the claim as submitting -> plan (paper) or execute (live) -> record the outcome.
-A claim found in "submitting" means an earlier attempt may have sent an extrinsic whose outcome
-was never recorded: the trade is failed for a human to reconcile, never submitted again blind.
+mark the claim as submitting (live) -> plan (paper) or execute (live) -> record the outcome.
+See ``claims`` for what a second delivery of the same trade does at each of these points.
 """
 
 from __future__ import annotations
@@ -41,15 +40,16 @@ class StakeService:
         self._consumer = consumer
 
     async def run(self, event: SentimentScored) -> HopResult[StakeExecuted]:
-        existing = await claims.claim(event.trade_id, self._consumer)
-        if existing is not None:
-            if existing.state is ClaimState.DONE and existing.outcome is not None:
-                return _result(StakeExecuted.model_validate(existing.outcome))
-            if existing.state is ClaimState.SUBMITTING and self._executor.mode is TradingMode.LIVE:
-                raise HopFailed(
-                    "an earlier attempt may have submitted an extrinsic whose outcome was not "
-                    "recorded; not submitting again: reconcile this trade on chain"
-                )
+        try:
+            done = await claims.acquire(
+                event.trade_id,
+                self._consumer,
+                stale_after=self._settings.stream_reclaim_idle_seconds,
+            )
+        except claims.OutcomeUnknown as error:
+            raise HopFailed(str(error)) from error
+        if done is not None and done.outcome is not None:
+            return _result(StakeExecuted.model_validate(done.outcome))
         decision = decide(self._settings, event.score)
         if decision.amount_tao is not None and not await self._budget.reserve(
             event.trade_id, decision.amount_tao, utc_now().date()
@@ -87,7 +87,8 @@ class StakeService:
         }
         if decision.action is StakeAction.SKIP or decision.amount_tao is None:
             return StakeExecuted(**fields)
-        await claims.mark(event.trade_id, ClaimState.SUBMITTING)
+        if self._executor.mode is TradingMode.LIVE:
+            await claims.mark(event.trade_id, ClaimState.SUBMITTING)
         outcome: StakeOutcome = await self._executor.stake(
             decision.action, decision.amount_tao, netuid=event.netuid, hotkey=event.hotkey
         )

@@ -127,6 +127,9 @@ class HopApp(Generic[In, Out]):
         decorated: Handler = self.broker.subscriber(
             stream=worker,
             ack_policy=AckPolicy.MANUAL,
+            # Entries in hand at once: a hop mostly waits (HTTP, chain, MongoDB), and every
+            # entry is independent (records are keyed by trade and hop).
+            max_workers=settings.stream_concurrency,
             title=f"{self.hop.stream}:{self.hop.group}",
             description=handler.__doc__,
         )(handler)

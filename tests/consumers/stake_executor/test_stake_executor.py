@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from bittensor.sp_core import Keypair
@@ -9,9 +10,16 @@ from redis.asyncio import Redis
 
 from consumers.stake_executor.app import create_app
 from shared.documents import ClaimState, StakeClaim
+from shared.events import utc_now
 from shared.settings import Settings
 from tests.fakes.substrate import FakeSubstrate, client_factory
-from tests.pipeline_support import entry, running, sentiment_scored, wait_for_terminal
+from tests.pipeline_support import (
+    FAST_RECLAIM,
+    entry,
+    running,
+    sentiment_scored,
+    wait_for_terminal,
+)
 from tests.waiting import eventually
 
 MNEMONIC = Keypair.generate_mnemonic()
@@ -35,8 +43,9 @@ async def _length_is(redis: Redis, stream: str, length: int) -> bool:
 async def test_a_score_delivered_twice_stakes_once(
     settings: Settings, substrate: FakeSubstrate, redis: Redis
 ) -> None:
-    """The same trade's score arriving twice (a producer retry) leads to one extrinsic."""
-    settings = live(settings)
+    """The same trade's score arriving twice (a producer retry) leads to one extrinsic, even
+    when both copies are worked on at once."""
+    settings = live(settings, **FAST_RECLAIM)
     async with running(create_app(settings, chain_factory=client_factory(substrate))):
         await send_score(redis, settings, "twice-1", 70)
         await send_score(redis, settings, "twice-1", 70)
@@ -106,3 +115,18 @@ async def test_an_unknown_earlier_submission_is_never_repeated(
     assert trade.error is not None
     assert "reconcile" in trade.error
     assert substrate.submissions == []
+
+
+async def test_a_claim_abandoned_before_submission_is_taken_over(
+    settings: Settings, substrate: FakeSubstrate, redis: Redis
+) -> None:
+    """A claim whose holder died before submitting (older than the reclaim idle time) is
+    taken over, and the trade is staked once."""
+    settings = live(settings)
+    stale = utc_now() - timedelta(seconds=settings.stream_reclaim_idle_seconds + 5)
+    async with running(create_app(settings, chain_factory=client_factory(substrate))):
+        await StakeClaim(trade_id="stale-1", consumer="crashed", updated_at=stale).insert()
+        await send_score(redis, settings, "stale-1", 60)
+        trade = await wait_for_terminal("stale-1")
+    assert trade.state == "executed"
+    assert len(substrate.submissions) == 1
