@@ -87,8 +87,20 @@ run-gateway: services ## Run the gateway on this machine (settings from .env / t
 run-local: install services ## Gateway (:8000) and the three consumers here, on the local servers, under honcho; Ctrl-C stops all
 	$(if $(wildcard .env),.venv/bin/dotenv --file .env run --no-override) bash -c '\
 		export PATH="$(CURDIR)/.venv/bin:$$PATH" \
-			REDIS_URL="$${REDIS_URL:-$(LOCAL_REDIS_URL)}" MONGODB_URL="$${MONGODB_URL:-$(LOCAL_MONGODB_URL)}"; \
-		exec honcho start --procfile Procfile --env /dev/null'
+			REDIS_URL="$${REDIS_URL:-$(LOCAL_REDIS_URL)}" MONGODB_URL="$${MONGODB_URL:-$(LOCAL_MONGODB_URL)}" \
+			API_TOKENS="$${API_TOKENS:-$$(dotenv --file .env.example get API_TOKENS)}"; \
+		processes="gateway tweet-fetcher sentiment-scorer stake-executor"; \
+		if [ -z "$$BITTENSOR_NETWORK" ]; then \
+			[ -n "$$DEVNODE_METADATA" ] || { echo "No BITTENSOR_NETWORK and no DEVNODE_METADATA for the offline devnode" >&2; exit 2; }; \
+			echo "run-local: no BITTENSOR_NETWORK, the chain is the offline devnode on ws://127.0.0.1:9944"; \
+			export BITTENSOR_NETWORK=ws://127.0.0.1:9944; processes="$$processes devnode"; \
+		fi; \
+		if [ -z "$$DESEARCH_API_KEY" ]; then \
+			echo "run-local: no DESEARCH_API_KEY, tweets come from a canned stand-in on 127.0.0.1:8090"; \
+			export DESEARCH_BASE_URL=http://127.0.0.1:8090 DESEARCH_API_KEY=offline-stand-in; \
+			processes="$$processes desearch-standin"; \
+		fi; \
+		exec honcho start --procfile Procfile --env /dev/null $$processes'
 
 .PHONY: up
 up: ## Start the whole stack with Docker Compose (needs a Docker engine)
