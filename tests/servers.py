@@ -30,7 +30,7 @@ HOW_TO = (
 )
 
 
-def _docker_answers() -> bool:
+def docker_answers() -> bool:
     try:
         import docker
 
@@ -45,7 +45,7 @@ def redis_url() -> Iterator[str]:
     if url := os.environ.get("REDIS_URL"):
         yield url
         return
-    if not _docker_answers():
+    if not docker_answers():
         pytest.exit(f"REDIS_URL is not set and no Docker daemon answers. {HOW_TO}", returncode=2)
     from testcontainers.community.redis import RedisContainer
 
@@ -58,7 +58,7 @@ def mongodb_url() -> Iterator[str]:
     if url := os.environ.get("MONGODB_URL"):
         yield url
         return
-    if not _docker_answers():
+    if not docker_answers():
         pytest.exit(f"MONGODB_URL is not set and no Docker daemon answers. {HOW_TO}", returncode=2)
     from testcontainers.community.mongodb import MongoDbContainer
 
