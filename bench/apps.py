@@ -1,13 +1,17 @@
-"""The two apps ``make bench`` drives: the real gateway (chain faked in memory) and a bare one.
+"""The apps the benches run: the real gateway and stake-executor (chain faked in memory), and a
+bare FastAPI app.
 
-Both are uvicorn factories, so they run exactly as production does:
-``uvicorn bench.apps:gateway --factory --workers N``.
+Each is a factory, so it runs exactly as production does: ``make bench`` serves ``gateway`` and
+``bare`` with ``uvicorn --factory --workers N``; ``make bench-pipeline`` runs ``stake_executor``
+with ``faststream run --factory``.
 """
 
 from __future__ import annotations
 
 from fastapi import FastAPI
+from faststream import FastStream
 
+from consumers.stake_executor.app import create_app as create_stake_executor
 from gateway.app import create_app
 from shared.settings import Settings
 from tests.fakes.substrate import client_factory, seeded
@@ -29,3 +33,11 @@ def bare() -> FastAPI:
         return {"ok": True}
 
     return app
+
+
+def stake_executor() -> FastStream:
+    """The production stake-executor; only the chain is an in-memory fake (``make bench-pipeline``).
+
+    Run as a consumer runs: ``faststream run --factory bench.apps:stake_executor``.
+    """
+    return create_stake_executor(Settings(), chain_factory=client_factory(seeded([HOTKEY])))
