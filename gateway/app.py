@@ -118,8 +118,9 @@ def create_app(
     app.add_middleware(RequestMetricsMiddleware)  # outermost: times the request id work too
     install_error_handlers(app)
     install_openapi(app)
-    app.include_router(health.router)
-    app.include_router(metrics.router)
+    # The hot route first: each request is matched against the routes in this order.
     app.include_router(dividends.router)
     app.include_router(trades.router)
+    app.include_router(health.router)
+    app.include_router(metrics.router)
     return app
