@@ -86,6 +86,8 @@ class HopRecord(Document):
     summary: dict[str, Any] = Field(default_factory=dict)
     # The event this hop emitted, kept so a redelivered entry re-emits it instead of redoing work.
     output: dict[str, Any] | None = None
+    # The trade's final state when this hop ended the trade, re-applied on a redelivery.
+    trade_state: TradeState | None = None
     error: str | None = None
 
     class Settings:

@@ -63,7 +63,12 @@ async def hop_started(trade_id: str, hop: str, *, entry_id: str, consumer: str) 
 
 
 async def hop_finished(
-    record: HopRecord, *, summary: dict[str, Any], output: dict[str, Any], duration_ms: float
+    record: HopRecord,
+    *,
+    summary: dict[str, Any],
+    output: dict[str, Any],
+    duration_ms: float,
+    trade_state: TradeState | None,
 ) -> None:
     await HopRecord.get_pymongo_collection().update_one(
         {"trade_id": record.trade_id, "hop": record.hop},
@@ -74,6 +79,7 @@ async def hop_finished(
                 "duration_ms": duration_ms,
                 "summary": summary,
                 "output": output,
+                "trade_state": trade_state.value if trade_state else None,
                 "error": None,
             }
         },

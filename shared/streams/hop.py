@@ -110,6 +110,8 @@ class HopRunner(Generic[In, Out]):
         )
         if record.state is HopState.FINISHED and record.output is not None:
             log.info("hop.replayed", entry_id=entry_id, attempts=record.attempts)
+            if record.trade_state is not None:  # the earlier attempt may have died before this
+                await finish_trade(event.trade_id, record.trade_state, outcome=record.output)
             await self._emit(
                 self._hop.output_event.model_validate(record.output), entry_id, pipeline
             )
@@ -143,7 +145,13 @@ class HopRunner(Generic[In, Out]):
                 return "dead_lettered"
             raise
         output = result.event.model_dump(mode="json")
-        await hop_finished(record, summary=result.summary, output=output, duration_ms=_ms(started))
+        await hop_finished(
+            record,
+            summary=result.summary,
+            output=output,
+            duration_ms=_ms(started),
+            trade_state=result.trade_state,
+        )
         if result.trade_state is not None:
             await finish_trade(event.trade_id, result.trade_state, outcome=output)
         await self._emit(result.event, entry_id, pipeline)

@@ -9,8 +9,8 @@ from bittensor.sp_core import Keypair
 from redis.asyncio import Redis
 
 from consumers.stake_executor.app import create_app
-from shared.documents import ClaimState, StakeClaim
-from shared.events import utc_now
+from shared.documents import ClaimState, HopRecord, HopState, StakeClaim, TradeState
+from shared.events import StakeAction, StakeExecuted, utc_now
 from shared.settings import Settings
 from tests.fakes.substrate import FakeSubstrate, client_factory
 from tests.pipeline_support import (
@@ -130,3 +130,35 @@ async def test_a_claim_abandoned_before_submission_is_taken_over(
         trade = await wait_for_terminal("stale-1")
     assert trade.state == "executed"
     assert len(substrate.submissions) == 1
+
+
+async def test_a_trade_whose_last_hop_finished_before_a_crash_still_ends(
+    settings: Settings, substrate: FakeSubstrate, redis: Redis
+) -> None:
+    """Killed after recording the hop but before the trade's state: the redelivery replays
+    the recorded outcome, ends the trade, and stakes nothing more."""
+    outcome = StakeExecuted(
+        **sentiment_scored("half-1", 60).lineage(),
+        action=StakeAction.ADD,
+        mode="live",
+        reason="recorded before the crash",
+        score=60,
+        submitted=True,
+        success=True,
+    ).model_dump(mode="json")
+    settings = live(settings)
+    async with running(create_app(settings, chain_factory=client_factory(substrate))):
+        await HopRecord(
+            trade_id="half-1",
+            hop="stake-executor",
+            state=HopState.FINISHED,
+            attempts=1,
+            entry_id="0-1",
+            consumer="crashed",
+            output=outcome,
+            trade_state=TradeState.EXECUTED,
+        ).insert()
+        await send_score(redis, settings, "half-1", 60)
+        trade = await wait_for_terminal("half-1")
+    assert trade.state == "executed"
+    assert substrate.submissions == []
