@@ -1,0 +1,802 @@
+"""``make chaos``: kill -9 each consumer, and restart Redis, in the middle of N trades; then check
+that every trade ends, none is lost, and none reaches the chain twice.
+
+Why: the delivery guarantees (README, "Delivery guarantees") are each tested alone; this checks
+that they hold together, on running processes, through the failures they exist for. Each
+scenario starts from empty databases and runs the three consumers as production does
+(``python -m consumers <name>``, which also recreates a group lost with Redis; the stake-executor
+is ``python -m bench.chaos_chain``, the same entry point on a fake chain that records every
+submission outside the process, see that module for the double-submission detector). Desearch
+and Chutes are the zero-latency fakes of ``make bench-pipeline`` (``bench.fakes``). Trading is
+live, with a throwaway mnemonic generated per run and caps far above the run, so every trade
+submits an extrinsic to the fake chain. Recovery is made fast (reclaim after 5 s idle, looked
+for every second, 5 attempts) so a scenario takes seconds, not minutes.
+
+Size. The default is 150 trades per scenario (``--trades 1000`` works, and takes far longer):
+the local MongoDB stand-in, FerretDB on SQLite, pushes no filter down to an index, so every
+query scans its whole collection, each trade costs some fifteen of them, and a scenario's time
+grows with the square of its trades (150: about 1.5 to 2 minutes each, the five in about 9
+minutes on 2 CPUs). For the same reason each consumer works on ``--concurrency 2`` entries at
+once (production: 8): more only queues on FerretDB's one writer, into its 5 s timeouts.
+
+A producer writes the trades as an external one would (raw XADD of the JSON event) at a steady
+``--rate``; a trade counts as sent once its XADD returned an entry id (while Redis is down the
+producer retries, as a real one must). When a third of them have completed, the scenario's
+failure happens:
+
+1-3. ``kill -9`` of the tweet-fetcher, the sentiment-scorer or the stake-executor, restarted
+     a second later (as a supervisor would) under a new consumer name; its entries in hand are
+     reclaimed once idle.
+4.   ``kill -9`` of Redis with ``appendonly yes, appendfsync always``, restarted from its AOF.
+5.   ``kill -9`` of Redis without any persistence, restarted empty: the streams, their groups
+     and every entry in them are gone. The consumers must recreate their groups and carry on
+     with the trades sent afterwards. The trades whose only copy was an entry in that Redis
+     cannot come back: nothing re-sends them, so they are reported as lost, and the scenario
+     passes only if every lost trade had been sent before the restart (and none after).
+
+Redis scenarios run on a ``redis-server`` this bench starts on a free port in a temporary
+directory; the others on the Redis database of ``REDIS_URL`` (12 by default). The chain's
+submission ledger always stays on ``REDIS_URL``, which no scenario restarts.
+
+Per scenario: "completed" is a trade whose MongoDB record is terminal (executed, skipped, failed
+or dead-lettered); "lost" is one sent but not terminal when the run gives up waiting, i.e. after
+the last trade was sent, the failure was over, and no trade completed for ``--stall`` seconds
+(more than a hop's attempts take to be exhausted by reclaims); "double-submitted" is a trade the
+chain accepted more than once. The Redis and MongoDB databases used are wiped at the start of
+every scenario: never point them at data you want to keep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from types import FrameType
+from typing import IO, Any, cast
+from urllib.parse import urlsplit
+
+import httpx
+from bittensor.sp_core import Keypair
+from pymongo import MongoClient
+from redis import Redis
+from redis.exceptions import RedisError
+
+from bench.chaos_chain import INCLUSION_ENV, LEDGER_KEY, LEDGER_URL_ENV, UNATTRIBUTED
+from bench.pipeline import Target, consumer_env, trade_request
+from shared.documents import TERMINAL_STATES, ClaimState, TradeState
+from shared.settings import Settings
+from shared.streams.topology import Hop, HopName, topology
+
+REDIS_URL = "redis://127.0.0.1:6379/12"
+MONGODB_URL = "mongodb://127.0.0.1:27017"
+MONGODB_DATABASE = "bench_chaos"
+DEFAULT_TRADES = 150
+# The commands that run each consumer; all go through ``shared.streams.run.serve``.
+COMMANDS: dict[HopName, list[str]] = {
+    HopName.TWEET_FETCHER: [sys.executable, "-m", "consumers", HopName.TWEET_FETCHER.value],
+    HopName.SENTIMENT_SCORER: [sys.executable, "-m", "consumers", HopName.SENTIMENT_SCORER.value],
+    HopName.STAKE_EXECUTOR: [sys.executable, "-m", "bench.chaos_chain"],
+}
+# Fast recovery for the run (production: 30 s idle, every 5 s; 15 s to shut down).
+RECOVERY = {
+    "STREAM_RECLAIM_IDLE_SECONDS": "5",
+    "STREAM_RECLAIM_INTERVAL_SECONDS": "1",
+    "STREAM_MAX_ATTEMPTS": "5",
+    "SHUTDOWN_TIMEOUT_SECONDS": "2",
+}
+RESTART_AFTER_SECONDS = 1.0  # a killed consumer is started again this long after
+REDIS_DOWN_SECONDS = 3.0  # Redis is away this long
+SEND_BATCH = 200  # XADDs per pipelined round trip at most
+TICK_SECONDS = 0.05
+POLL_SECONDS = 1.0  # how often MongoDB is asked how many trades completed
+PROGRESS_SECONDS = 15
+READY_SECONDS = 120
+STOP_SECONDS = 20
+TERMINAL = sorted(state.value for state in TERMINAL_STATES)
+
+
+class Failure(StrEnum):
+    KILL = "kill"
+    REDIS_AOF = "redis-aof"
+    REDIS_EPHEMERAL = "redis-ephemeral"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    slug: str  # for --only and the log directory
+    failure: Failure
+    victim: HopName | None = None
+
+
+SCENARIOS = [
+    *(Scenario(f"kill -9 {hop.value}", f"kill-{hop.value}", Failure.KILL, hop) for hop in HopName),
+    Scenario("redis restart, AOF", "redis-aof", Failure.REDIS_AOF),
+    Scenario("redis restart, no persistence", "redis-no-persistence", Failure.REDIS_EPHEMERAL),
+]
+
+
+# --- processes ---
+
+
+class Processes:
+    """The processes one part of the run started, by name; ``stop`` ends every one of them.
+
+    Each writes to ``<log_dir>/<name>.log`` (appended: a restarted consumer continues its log).
+    """
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self._running: dict[str, subprocess.Popen[bytes]] = {}
+        self.exits: dict[str, int] = {}  # name -> code of a process that ended by itself
+
+    def start(self, name: str, command: Sequence[str], env: dict[str, str]) -> int:
+        log: IO[bytes]
+        with (self.log_dir / f"{name}.log").open("ab") as log:
+            # Own session: a Ctrl-C reaches only the bench, which then stops the children.
+            process = subprocess.Popen(  # noqa: S603
+                command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        self._running[name] = process
+        return process.pid
+
+    def pid(self, name: str) -> int:
+        return self._running[name].pid
+
+    def kill(self, name: str) -> int:
+        """SIGKILL, as ``kill -9``: no handler, no graceful shutdown, nothing flushed."""
+        process = self._running.pop(name)
+        process.kill()
+        process.wait()
+        return process.pid
+
+    def check(self) -> list[str]:
+        """Names of processes that ended by themselves since the last check."""
+        ended = [name for name, p in self._running.items() if p.poll() is not None]
+        for name in ended:
+            self.exits[name] = self._running.pop(name).returncode
+        return ended
+
+    def tail(self, name: str, lines: int = 15) -> str:
+        log = self.log_dir / f"{name}.log"
+        text = log.read_text(errors="replace") if log.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self) -> None:
+        """SIGTERM to all at once, then SIGKILL to any still running after ``STOP_SECONDS``."""
+        for process in self._running.values():
+            if process.poll() is None:
+                process.terminate()
+        for process in self._running.values():
+            try:
+                process.wait(timeout=STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self._running.clear()
+
+
+@contextlib.contextmanager
+def processes(log_dir: Path) -> Iterator[Processes]:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    started = Processes(log_dir)
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+def _exit_on_sigterm(signum: int, _frame: FrameType | None) -> None:
+    """A SIGTERM unwinds like Ctrl-C, so every ``finally`` that stops children runs."""
+    raise SystemExit(128 + signum)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class RedisServer:
+    """A ``redis-server`` of this run's own, so restarting it disturbs nobody else."""
+
+    NAME = "redis-server"
+
+    def __init__(self, procs: Processes, directory: Path, *, persistent: bool) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not installed (make install)")
+        self.port = free_port()
+        self._procs = procs
+        self._command = [
+            binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(directory),
+            "--save", "", "--appendonly", "yes" if persistent else "no",
+            "--appendfsync", "always", "--protected-mode", "no",
+        ]  # fmt: skip
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self._procs.start(self.NAME, self._command, dict(os.environ))
+        client = Redis.from_url(self.url, socket_timeout=1, socket_connect_timeout=1)
+        deadline = time.monotonic() + 30
+        try:
+            while time.monotonic() < deadline:
+                with contextlib.suppress(RedisError):  # refused, or still loading its AOF
+                    if client.ping():
+                        return
+                if self._procs.check():
+                    raise RuntimeError(f"redis-server exited:\n{self._procs.tail(self.NAME)}")
+                time.sleep(0.05)
+        finally:
+            client.close()
+        raise RuntimeError(f"redis-server did not answer on port {self.port} within 30 s")
+
+    def kill(self) -> None:
+        self._procs.kill(self.NAME)
+
+
+def start_fakes(procs: Processes, port: int) -> str:
+    base = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "uvicorn", "bench.fakes:app", "--host", "127.0.0.1",
+               "--port", str(port), "--log-level", "warning"]  # fmt: skip
+    procs.start("fakes", command, dict(os.environ))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if procs.check():
+            raise RuntimeError(f"the fakes exited:\n{procs.tail('fakes')}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{base}/twitter", timeout=1).status_code == 200:
+                return base
+        time.sleep(0.2)
+    raise RuntimeError(f"the fake Desearch/Chutes server did not start on {base}")
+
+
+def polling_consumers(redis: Redis) -> int:
+    """Connections blocked in XREADGROUP on this database: one per started consumer process."""
+    db = str(redis.connection_pool.connection_kwargs.get("db", 0))
+    return sum(1 for c in redis.client_list() if c.get("db") == db and c.get("cmd") == "xreadgroup")
+
+
+# --- one scenario ---
+
+
+@dataclass(frozen=True)
+class Config:
+    trades: int
+    rate: float
+    stall: float
+    timeout: float
+    inclusion_seconds: float
+    concurrency: int
+    target: Target  # REDIS_URL's database, the MongoDB database, the fakes
+    mnemonic: str
+    log_dir: Path
+
+
+@dataclass
+class Result:
+    scenario: Scenario
+    sent: int = 0
+    states: Counter[str] = field(default_factory=Counter)
+    lost: int = 0
+    # Lost trades that only a Redis without persistence held (scenario 5's expected loss).
+    erased: int = 0
+    double: int = 0
+    submissions: int = 0
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def completed(self) -> int:
+        return sum(self.states[state] for state in TERMINAL)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and self.double == 0 and self.lost == self.erased
+
+
+class Disruption:
+    """The scenario's failure: fired once ``trigger`` trades completed, then recovered from."""
+
+    def __init__(self, scenario: Scenario, trigger: int) -> None:
+        self.scenario = scenario
+        self.trigger = trigger
+        self.fired_at: float | None = None
+        self.recovered_at: float | None = None
+
+    @property
+    def over(self) -> bool:
+        return self.recovered_at is not None
+
+
+class Run:
+    """One scenario: fresh databases, the consumers, the producer, the failure, the checks."""
+
+    def __init__(self, scenario: Scenario, config: Config, shared: Redis) -> None:
+        self.scenario = scenario
+        self.config = config
+        self.shared = shared  # REDIS_URL: the ledger, and the pipeline unless Redis restarts
+        self.result = Result(scenario)
+        self.settings = Settings()
+        self.hops = topology(self.settings)
+        self.run_id = uuid.uuid4().hex[:8]
+        self.ids = [f"chaos-{self.run_id}-{i:06d}" for i in range(config.trades)]
+        self.sent_at: dict[str, float] = {}
+        self.disruption = Disruption(scenario, math.ceil(config.trades / 3))
+        self.at_risk = 0  # scenario 5: trades sent and not completed when Redis went away
+        self.lives: dict[HopName, int] = dict.fromkeys(HopName, 1)
+
+    # --- setup ---
+
+    def wipe(self, mongo: MongoClient[dict[str, Any]]) -> None:
+        self.shared.flushdb()
+        mongo.drop_database(self.config.target.mongodb_database)
+
+    def env(self, redis_url: str) -> dict[str, str]:
+        target = self.config.target
+        pipeline_target = Target(redis_url, target.mongodb_url, target.mongodb_database,
+                                 target.fake_port)  # fmt: skip
+        return {
+            **consumer_env(pipeline_target),
+            **RECOVERY,
+            "STREAM_CONCURRENCY": str(self.config.concurrency),
+            "STREAM_READ_COUNT": str(self.config.concurrency),
+            "TRADING_MODE": "live",
+            "WALLET_MNEMONIC": self.config.mnemonic,
+            "STAKE_DAILY_CAP_TAO": "1000000000",
+            "TRADING_KILL_SWITCH": "false",
+            LEDGER_URL_ENV: target.redis_url,
+            INCLUSION_ENV: str(self.config.inclusion_seconds),
+        }
+
+    def name(self, hop: HopName) -> str:
+        life = self.lives[hop]
+        return hop.value if life == 1 else f"{hop.value}.{life}"
+
+    # --- the run ---
+
+    def execute(self) -> Result:
+        started = time.monotonic()
+        mongo: MongoClient[dict[str, Any]]
+        with (
+            MongoClient(self.config.target.mongodb_url, serverSelectionTimeoutMS=5000) as mongo,
+            tempfile.TemporaryDirectory(prefix="chaos-redis-") as redis_dir,
+            processes(self.config.log_dir / self.scenario.slug) as infra,
+            processes(self.config.log_dir / self.scenario.slug) as consumers,
+        ):
+            self.wipe(mongo)
+            server: RedisServer | None = None
+            redis_url = self.config.target.redis_url
+            if self.scenario.failure is not Failure.KILL:
+                persistent = self.scenario.failure is Failure.REDIS_AOF
+                server = RedisServer(infra, Path(redis_dir), persistent=persistent)
+                server.start()
+                redis_url = server.url
+            pipeline = Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+            try:
+                env = self.env(redis_url)
+                for hop, command in COMMANDS.items():
+                    consumers.start(self.name(hop), command, env)
+                self.wait_ready(pipeline, consumers)
+                self.loop(pipeline, mongo, consumers, server, env)
+            finally:
+                pipeline.close()
+            consumers.stop()  # before the checks: nothing moves while they read
+            self.check(mongo, consumers)
+        self.result.seconds = time.monotonic() - started
+        return self.result
+
+    def wait_ready(self, pipeline: Redis, consumers: Processes) -> None:
+        deadline = time.monotonic() + READY_SECONDS
+        while time.monotonic() < deadline:
+            self.fail_on_exit(consumers)
+            if polling_consumers(pipeline) >= len(COMMANDS):
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"the consumers did not all poll their groups within {READY_SECONDS} s")
+
+    def fail_on_exit(self, consumers: Processes) -> None:
+        for name in consumers.check():
+            raise RuntimeError(f"{name} exited by itself:\n{consumers.tail(name)}")
+
+    def loop(
+        self,
+        pipeline: Redis,
+        mongo: MongoClient[dict[str, Any]],
+        consumers: Processes,
+        server: RedisServer | None,
+        env: dict[str, str],
+    ) -> None:
+        trades = mongo[self.config.target.mongodb_database]["trades"]
+        stream = self.settings.stream_trade_requested
+        started = progressed = polled = shown = time.monotonic()
+        completed = 0
+        while True:
+            now = time.monotonic()
+            due = min(len(self.ids), int((now - started) * self.config.rate) + 1)
+            if len(self.sent_at) < due:
+                self.send(pipeline, stream, due)
+            if now - polled >= POLL_SECONDS:
+                polled = now
+                count = trades.count_documents({"state": {"$in": TERMINAL}})
+                if count > completed:
+                    completed, progressed = count, now
+            if now - shown >= PROGRESS_SECONDS:
+                shown = now
+                print(f"  {self.scenario.name}: {len(self.sent_at)} sent, {completed} completed "
+                      f"after {now - started:.0f} s", file=sys.stderr)  # fmt: skip
+            self.disrupt(now, completed, pipeline, trades, consumers, server, env)
+            for name in consumers.check():
+                code = consumers.exits[name]
+                self.result.problems.append(
+                    f"{name} exited by itself (code {code}) instead of carrying on"
+                )
+                print(f"  {name} exited (code {code}):\n{consumers.tail(name)}", file=sys.stderr)
+            if len(self.sent_at) == len(self.ids) and self.disruption.over:
+                if completed >= len(self.ids):
+                    return
+                quiet_since = max(progressed, self.disruption.recovered_at or now)
+                if now - quiet_since > self.config.stall:
+                    return
+            if now - started > self.config.timeout:
+                self.result.problems.append(
+                    f"gave up after the {self.config.timeout:.0f} s timeout"
+                )
+                return
+            time.sleep(TICK_SECONDS)
+
+    def send(self, pipeline: Redis, stream: str, due: int) -> None:
+        """XADD the trades now due; while Redis is away they wait and are tried again.
+
+        A batch whose reply was lost may have been written in part: writing it again gives
+        some trades two entries, which the hops' idempotency must absorb.
+        """
+        start = len(self.sent_at)
+        batch = self.ids[start : min(due, start + SEND_BATCH)]
+        pipe = pipeline.pipeline(transaction=False)
+        for trade_id in batch:
+            pipe.xadd(stream, {"__data__": trade_request(trade_id)})
+        try:
+            pipe.execute()
+        except RedisError:
+            return
+        now = time.monotonic()
+        self.sent_at.update(dict.fromkeys(batch, now))
+
+    def disrupt(
+        self,
+        now: float,
+        completed: int,
+        pipeline: Redis,
+        trades: Any,
+        consumers: Processes,
+        server: RedisServer | None,
+        env: dict[str, str],
+    ) -> None:
+        disruption = self.disruption
+        if disruption.over:
+            return
+        if disruption.fired_at is None:
+            if completed < disruption.trigger:
+                return
+            if self.scenario.victim is not None:
+                self.kill(self.scenario.victim, pipeline, consumers, completed)
+            else:
+                assert server is not None
+                # Counted just before: every trade sent and not completed may be in Redis only.
+                done = trades.count_documents({"state": {"$in": TERMINAL}})
+                self.at_risk = len(self.sent_at) - done
+                disruption.fired_at = time.monotonic()  # after every XADD that returned
+                server.kill()
+                self.result.notes.append(
+                    f"killed Redis (-9) after {done} of {len(self.ids)} trades completed "
+                    f"({len(self.sent_at)} sent, {self.at_risk} in flight)"
+                )
+            return
+        if self.scenario.victim is not None:
+            if now - disruption.fired_at >= RESTART_AFTER_SECONDS:
+                hop = self.scenario.victim
+                self.lives[hop] += 1
+                pid = consumers.start(self.name(hop), COMMANDS[hop], env)
+                self.result.notes.append(
+                    f"started it again {RESTART_AFTER_SECONDS:.0f} s later (pid {pid})"
+                )
+                disruption.recovered_at = time.monotonic()
+        elif now - disruption.fired_at >= REDIS_DOWN_SECONDS:
+            assert server is not None
+            server.start()
+            self.result.notes.append(
+                f"started it again {REDIS_DOWN_SECONDS:.0f} s later, "
+                + ("from its AOF" if self.scenario.failure is Failure.REDIS_AOF else "empty")
+                + "; the consumers were not touched"
+            )
+            disruption.recovered_at = time.monotonic()
+
+    def kill(self, hop: HopName, pipeline: Redis, consumers: Processes, completed: int) -> None:
+        name = self.name(hop)
+        pid = consumers.pid(name)
+        in_hand = pending_of(pipeline, self.hops[hop], pid)
+        self.disruption.fired_at = time.monotonic()
+        consumers.kill(name)
+        self.result.notes.append(
+            f"killed {hop.value} (-9, pid {pid}) after {completed} of {len(self.ids)} trades "
+            f"completed ({len(self.sent_at)} sent), with {in_hand} entries in its hands"
+        )
+
+    # --- the checks ---
+
+    def check(self, mongo: MongoClient[dict[str, Any]], consumers: Processes) -> None:
+        result = self.result
+        database = mongo[self.config.target.mongodb_database]
+        records = {
+            doc["trade_id"]: doc
+            for doc in database["trades"].find(
+                {}, {"trade_id": 1, "state": 1, "error": 1, "outcome.submitted": 1}
+            )
+        }
+        claim_docs = list(
+            database["stake_claims"].find({}, {"trade_id": 1, "state": 1, "outcome.submitted": 1})
+        )
+        claims = {doc["trade_id"]: doc["state"] for doc in claim_docs}
+        raw = cast(dict[bytes, bytes], self.shared.hgetall(LEDGER_KEY))
+        ledger = {key.decode(): int(value) for key, value in raw.items()}
+
+        sent = set(self.sent_at)
+        result.sent = len(sent)
+        result.states = Counter(
+            str(records[t]["state"]) if t in records else "never read" for t in sent
+        )
+        lost = [t for t in sent if t not in records or records[t]["state"] not in TERMINAL]
+        result.lost = len(lost)
+        if self.scenario.failure is Failure.REDIS_EPHEMERAL and self.disruption.fired_at:
+            fired = self.disruption.fired_at
+            erased = [t for t in lost if self.sent_at[t] < fired]
+            result.erased = len(erased) if len(erased) <= self.at_risk else 0
+            result.notes.append(
+                f"'lost' here means erased with that Redis: {len(erased)} of the {self.at_risk} "
+                "trades in flight existed only as entries in its streams, which the restart "
+                "emptied, and nothing in the pipeline sends them again (their MongoDB records "
+                "stay in_progress, for GET /api/v1/trades?state=in_progress to show); "
+                f"{len(lost) - len(erased)} of the trades sent after the restart were lost "
+                "(must be 0)"
+            )
+        if lost:
+            result.notes.append(f"lost trades by how far they got: {how_far(database, lost)}")
+
+        # The detector (bench.chaos_chain): one count per trade the chain accepted.
+        result.submissions = sum(ledger.values())
+        result.double = sum(1 for t, n in ledger.items() if t != UNATTRIBUTED and n > 1)
+        if ledger.get(UNATTRIBUTED):
+            result.problems.append(
+                f"{ledger[UNATTRIBUTED]} submissions without a trade id: the detector is blind"
+            )
+        strangers = [t for t in ledger if t != UNATTRIBUTED and t not in sent]
+        if strangers:
+            result.problems.append(f"submissions for trades never sent: {strangers[:5]}")
+        # Submitted by the record of the trade or of its claim (written first).
+        recorded = [*records.values(), *claim_docs]
+        unseen = {
+            doc["trade_id"]
+            for doc in recorded
+            if (doc.get("outcome") or {}).get("submitted") and not ledger.get(doc["trade_id"])
+        }
+        if unseen:
+            result.problems.append(
+                f"{len(unseen)} trades recorded as submitted that the chain never saw: "
+                "the detector missed them"
+            )
+        unclaimed = [
+            t
+            for t in ledger
+            if t != UNATTRIBUTED
+            and claims.get(t) not in (ClaimState.SUBMITTING.value, ClaimState.DONE.value)
+        ]
+        if unclaimed:
+            result.problems.append(
+                f"{len(unclaimed)} trades submitted without a claim marked submitting"
+            )
+        # A claim left "submitting" by a kill: the trade fails for a human to reconcile.
+        unknown = [t for t, state in claims.items() if state == ClaimState.SUBMITTING.value]
+        if unknown:
+            on_chain = sum(1 for t in unknown if ledger.get(t))
+            failed = sum(
+                1 for t in unknown if records.get(t, {}).get("state") == TradeState.FAILED.value
+            )
+            result.notes.append(
+                f"claims left 'submitting' (outcome unknown): {len(unknown)}, {on_chain} of them "
+                f"on chain once, {len(unknown) - on_chain} never sent; {failed} of those trades "
+                "failed for a human to reconcile rather than being sent again"
+            )
+        for name, code in consumers.exits.items():
+            result.notes.append(f"{name} exited by itself with code {code}")
+
+
+def how_far(database: Any, trade_ids: list[str]) -> str:
+    """For trades that never completed: the last hop each one finished, counted."""
+    order = {hop.value: index for index, hop in enumerate(HopName)}
+    furthest: dict[str, str] = dict.fromkeys(trade_ids, "none")
+    query = {"trade_id": {"$in": trade_ids}, "state": "finished"}
+    for doc in database["hops"].find(query, {"trade_id": 1, "hop": 1}):
+        current = furthest[doc["trade_id"]]
+        if current == "none" or order[doc["hop"]] > order[current]:
+            furthest[doc["trade_id"]] = doc["hop"]
+    counts = Counter(furthest.values())
+    described = {
+        "none": "no hop finished",
+        HopName.STAKE_EXECUTOR.value: "with all three hops recorded as finished but the trade "
+        "record never set terminal (what a redelivery of a stake-executor entry whose hop was "
+        "recorded, but not its trade, leaves: the replay in shared/streams/hop.py re-emits the "
+        "event without finishing the trade)",
+    }
+    return "; ".join(
+        f"{count} {described.get(hop, f'last finished {hop}')}"
+        for hop, count in counts.most_common()
+    )
+
+
+def pending_of(redis: Redis, hop: Hop, pid: int) -> int:
+    """Entries pending in the hop's group for the consumer process ``pid`` (worker + reclaimer)."""
+    try:
+        infos = redis.xinfo_consumers(hop.stream, hop.group)
+    except RedisError:
+        return 0
+    suffixes = (f"-{pid}", f"-{pid}-reclaimer")
+    return sum(int(info["pending"]) for info in infos if _text(info["name"]).endswith(suffixes))
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+# --- the report ---
+
+COLUMNS = ("scenario", "sent", "completed", "executed", "failed", "dead-lettered", "lost",
+           "double-submitted", "submissions", "seconds")  # fmt: skip
+WIDTHS = (30, 5, 9, 8, 6, 13, 4, 16, 11, 7)
+
+
+def row(values: Sequence[object]) -> str:
+    cells = [f"{values[0]!s:<{WIDTHS[0]}}"]
+    cells += [f"{value!s:>{width}}" for value, width in zip(values[1:], WIDTHS[1:], strict=True)]
+    return "  ".join(cells)
+
+
+def report_row(result: Result) -> str:
+    states = result.states
+    return row((
+        result.scenario.name, result.sent, result.completed, states[TradeState.EXECUTED.value],
+        states[TradeState.FAILED.value], states[TradeState.DEAD_LETTERED.value],
+        result.lost if not result.erased else f"{result.lost}*", result.double,
+        result.submissions, f"{result.seconds:.0f}",
+    ))  # fmt: skip
+
+
+def report(results: Sequence[Result], config: Config, *, scenarios: int) -> bool:
+    print(f"\n{row(COLUMNS)}")
+    for result in results:
+        print(report_row(result))
+    print()
+    for result in results:
+        print(f"{result.scenario.name}: {'ok' if result.ok else 'FAILED'}")
+        for note in result.notes:
+            print(f"  - {note}")
+        for problem in result.problems:
+            print(f"  - PROBLEM: {problem}")
+    if any(result.erased for result in results):
+        print("* lost with the Redis that restarted without persistence, as explained above: "
+              "expected, and not counted as a failure")  # fmt: skip
+    sent = sum(r.sent for r in results)
+    lost = sum(r.lost for r in results)
+    erased = sum(r.erased for r in results)
+    double = sum(r.double for r in results)
+    ok = all(result.ok for result in results) and len(results) == scenarios
+    print(
+        f"\nchaos {'PASSED' if ok else 'FAILED'}: {len(results)} scenarios, {sent} trades sent, "
+        f"{sum(r.completed for r in results)} completed, "
+        f"{sum(r.states[TradeState.DEAD_LETTERED.value] for r in results)} dead-lettered, "
+        f"{lost - erased} lost (+{erased} erased by Redis without persistence), "
+        f"{double} double-submitted; logs in {config.log_dir}"
+    )
+    return ok
+
+
+# --- main ---
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
+    parser.add_argument("--trades", type=int, default=DEFAULT_TRADES, help="per scenario")
+    parser.add_argument("--rate", type=float, default=4.0, help="trades sent per second")
+    parser.add_argument("--stall", type=float, default=40.0, help="give up waiting after this "
+                        "long without a trade completing")  # fmt: skip
+    parser.add_argument("--timeout", type=float, default=600.0, help="longest scenario")
+    parser.add_argument("--inclusion-seconds", type=float, default=0.05,
+                        help="the fake chain's wait between accepting and answering")  # fmt: skip
+    parser.add_argument("--concurrency", type=int, default=2, help="entries each consumer "
+                        "works on at once (STREAM_CONCURRENCY, STREAM_READ_COUNT)")  # fmt: skip
+    parser.add_argument("--fake-port", type=int, default=18091)
+    parser.add_argument("--only", choices=[s.slug for s in SCENARIOS], action="append",
+                        help="run only this scenario (repeatable)")  # fmt: skip
+    args = parser.parse_args()
+    if args.trades < 3 or args.rate <= 0:
+        parser.error("--trades must be at least 3 and --rate positive")
+    return args
+
+
+def chaos_target(fake_port: int) -> Target:
+    """The databases from REDIS_URL/MONGODB_URL/MONGODB_DATABASE, refusing production's own."""
+    target = Target(
+        redis_url=os.environ.get("REDIS_URL", REDIS_URL),
+        mongodb_url=os.environ.get("MONGODB_URL", MONGODB_URL),
+        mongodb_database=os.environ.get("MONGODB_DATABASE", MONGODB_DATABASE),
+        fake_port=fake_port,
+    )
+    if urlsplit(target.redis_url).path.strip("/") in ("", "0"):
+        sys.exit(f"refusing to flush Redis database 0 ({target.redis_url}): use a dedicated one")
+    if target.mongodb_database == Settings.model_fields["mongodb_database"].default:
+        sys.exit(f"refusing to drop MongoDB database {target.mongodb_database!r}")
+    return target
+
+
+def main() -> None:
+    args = parse_args()
+    target = chaos_target(args.fake_port)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    config = Config(
+        trades=args.trades,
+        rate=args.rate,
+        stall=args.stall,
+        timeout=args.timeout,
+        inclusion_seconds=args.inclusion_seconds,
+        concurrency=args.concurrency,
+        target=target,
+        mnemonic=str(Keypair.generate_mnemonic()),  # throwaway: never funded, never printed
+        log_dir=Path(tempfile.mkdtemp(prefix="bench-chaos-")),
+    )
+    scenarios = [s for s in SCENARIOS if not args.only or s.slug in args.only]
+    print(f"make chaos: {args.trades} trades per scenario at {args.rate:g}/s, live trading on a "
+          f"fake chain (inclusion {args.inclusion_seconds:g} s); failure after "
+          f"{math.ceil(args.trades / 3)} completed; reclaim after "
+          f"{RECOVERY['STREAM_RECLAIM_IDLE_SECONDS']} s idle, "
+          f"{RECOVERY['STREAM_MAX_ATTEMPTS']} attempts; {os.cpu_count()} CPUs")  # fmt: skip
+    shared = Redis.from_url(target.redis_url, socket_timeout=5)
+    results: list[Result] = []
+    try:
+        with processes(config.log_dir) as fakes:
+            start_fakes(fakes, args.fake_port)
+            for scenario in scenarios:
+                print(f"- {scenario.name}", file=sys.stderr)
+                try:
+                    results.append(Run(scenario, config, shared).execute())
+                except RuntimeError as error:
+                    failed = Result(scenario, problems=[f"could not run: {error}"])
+                    results.append(failed)
+    finally:
+        shared.close()
+    ok = report(results, config, scenarios=len(scenarios))
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except KeyboardInterrupt:  # the children are stopped by then (``finally``)
+        sys.exit(130)
