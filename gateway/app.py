@@ -64,19 +64,7 @@ def create_app(
             broker = RedisBroker(settings.redis_url)
             await broker.connect()
             stack.push_async_callback(broker.stop)
-            chain = (
-                ChainClient(
-                    chain_factory,
-                    timeout=settings.chain_timeout_seconds,
-                    retry_after=settings.chain_retry_after_seconds,
-                )
-                if chain_factory
-                else ChainClient.for_network(
-                    settings.bittensor_network,
-                    timeout=settings.chain_timeout_seconds,
-                    retry_after=settings.chain_retry_after_seconds,
-                )
-            )
+            chain = ChainClient.from_settings(settings, chain_factory)
             stack.push_async_callback(chain.close)
             await chain.start()
             cache = DividendCache(

@@ -131,19 +131,7 @@ def _result(executed: StakeExecuted) -> HopResult[StakeExecuted]:
 async def stake_service(
     settings: Settings, *, consumer: str, chain_factory: ClientFactory | None = None
 ) -> AsyncIterator[StakeService]:
-    chain = (
-        ChainClient(
-            chain_factory,
-            timeout=settings.chain_timeout_seconds,
-            retry_after=settings.chain_retry_after_seconds,
-        )
-        if chain_factory
-        else ChainClient.for_network(
-            settings.bittensor_network,
-            timeout=settings.chain_timeout_seconds,
-            retry_after=settings.chain_retry_after_seconds,
-        )
-    )
+    chain = ChainClient.from_settings(settings, chain_factory)
     redis = Redis.from_url(settings.redis_url)
     try:
         await chain.start()

@@ -19,6 +19,7 @@ import bittensor
 from shared.errors import ChainUnavailable
 from shared.logging import get_logger
 from shared.metrics import CHAIN_CALL_SECONDS, CHAIN_FAILURES
+from shared.settings import Settings
 
 T = TypeVar("T")
 ClientFactory = Callable[[], bittensor.Client]
@@ -49,6 +50,16 @@ class ChainClient:
     def for_network(cls, network: str, *, timeout: float, retry_after: int) -> ChainClient:
         """A client for a network name (``finney``, ``test``, ``local``) or a ws(s):// URL."""
         return cls(lambda: bittensor.Client(network), timeout=timeout, retry_after=retry_after)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, factory: ClientFactory | None = None) -> ChainClient:
+        """The client for BITTENSOR_NETWORK, or on ``factory`` (tests pass a fake chain)."""
+        timeout, retry_after = settings.chain_timeout_seconds, settings.chain_retry_after_seconds
+        if factory is None:
+            return cls.for_network(
+                settings.bittensor_network, timeout=timeout, retry_after=retry_after
+            )
+        return cls(factory, timeout=timeout, retry_after=retry_after)
 
     async def start(self) -> None:
         """Try to connect now; a chain that is down at start is reported by readiness, not fatal."""
