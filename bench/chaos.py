@@ -786,8 +786,9 @@ def main() -> None:
                 print(f"- {scenario.name}", file=sys.stderr)
                 try:
                     results.append(Run(scenario, config, shared).execute())
-                except RuntimeError as error:
-                    failed = Result(scenario, problems=[f"could not run: {error}"])
+                except Exception as error:  # reported, and the next scenario still runs
+                    problem = f"could not run: {type(error).__name__}: {error}"
+                    failed = Result(scenario, problems=[problem])
                     results.append(failed)
     finally:
         shared.close()
