@@ -68,7 +68,6 @@ from enum import StrEnum
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any, cast
-from urllib.parse import urlsplit
 
 import httpx
 from bittensor.sp_core import Keypair
@@ -77,13 +76,12 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from bench.chaos_chain import INCLUSION_ENV, LEDGER_KEY, LEDGER_URL_ENV, UNATTRIBUTED
-from bench.pipeline import Target, consumer_env, trade_request
+from bench.pipeline import Target, bench_target, consumer_env, trade_request
 from shared.documents import TERMINAL_STATES, ClaimState, TradeState
 from shared.settings import Settings
 from shared.streams.topology import Hop, HopName, topology
 
 REDIS_URL = "redis://127.0.0.1:6379/12"
-MONGODB_URL = "mongodb://127.0.0.1:27017"
 MONGODB_DATABASE = "bench_chaos"
 DEFAULT_TRADES = 150
 # The commands that run each consumer; all go through ``shared.streams.run.serve``.
@@ -741,24 +739,9 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def chaos_target(fake_port: int) -> Target:
-    """The databases from REDIS_URL/MONGODB_URL/MONGODB_DATABASE, refusing production's own."""
-    target = Target(
-        redis_url=os.environ.get("REDIS_URL", REDIS_URL),
-        mongodb_url=os.environ.get("MONGODB_URL", MONGODB_URL),
-        mongodb_database=os.environ.get("MONGODB_DATABASE", MONGODB_DATABASE),
-        fake_port=fake_port,
-    )
-    if urlsplit(target.redis_url).path.strip("/") in ("", "0"):
-        sys.exit(f"refusing to flush Redis database 0 ({target.redis_url}): use a dedicated one")
-    if target.mongodb_database == Settings.model_fields["mongodb_database"].default:
-        sys.exit(f"refusing to drop MongoDB database {target.mongodb_database!r}")
-    return target
-
-
 def main() -> None:
     args = parse_args()
-    target = chaos_target(args.fake_port)
+    target = bench_target(args.fake_port, redis_url=REDIS_URL, mongodb_database=MONGODB_DATABASE)
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     config = Config(
         trades=args.trades,

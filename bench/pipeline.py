@@ -414,12 +414,15 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def bench_target(fake_port: int) -> Target:
-    """The databases from REDIS_URL/MONGODB_URL/MONGODB_DATABASE, refusing production's own."""
+def bench_target(
+    fake_port: int, *, redis_url: str = REDIS_URL, mongodb_database: str = MONGODB_DATABASE
+) -> Target:
+    """The databases from REDIS_URL/MONGODB_URL/MONGODB_DATABASE (defaults as given), refusing
+    production's own: a bench wipes them."""
     target = Target(
-        redis_url=os.environ.get("REDIS_URL", REDIS_URL),
+        redis_url=os.environ.get("REDIS_URL", redis_url),
         mongodb_url=os.environ.get("MONGODB_URL", MONGODB_URL),
-        mongodb_database=os.environ.get("MONGODB_DATABASE", MONGODB_DATABASE),
+        mongodb_database=os.environ.get("MONGODB_DATABASE", mongodb_database),
         fake_port=fake_port,
     )
     if urlsplit(target.redis_url).path.strip("/") in ("", "0"):
