@@ -545,15 +545,11 @@ class Run:
         result = self.result
         database = mongo[self.config.target.mongodb_database]
         records = {
-            doc["trade_id"]: doc
-            for doc in database["trades"].find(
-                {}, {"trade_id": 1, "state": 1, "error": 1, "outcome.submitted": 1}
-            )
+            doc["_id"]: doc
+            for doc in database["trades"].find({}, {"state": 1, "error": 1, "outcome.submitted": 1})
         }
-        claim_docs = list(
-            database["stake_claims"].find({}, {"trade_id": 1, "state": 1, "outcome.submitted": 1})
-        )
-        claims = {doc["trade_id"]: doc["state"] for doc in claim_docs}
+        claim_docs = list(database["stake_claims"].find({}, {"state": 1, "outcome.submitted": 1}))
+        claims = {doc["_id"]: doc["state"] for doc in claim_docs}
         raw = cast(dict[bytes, bytes], self.shared.hgetall(LEDGER_KEY))
         ledger = {key.decode(): int(value) for key, value in raw.items()}
 
@@ -592,9 +588,9 @@ class Run:
         # Submitted by the record of the trade or of its claim (written first).
         recorded = [*records.values(), *claim_docs]
         unseen = {
-            doc["trade_id"]
+            doc["_id"]
             for doc in recorded
-            if (doc.get("outcome") or {}).get("submitted") and not ledger.get(doc["trade_id"])
+            if (doc.get("outcome") or {}).get("submitted") and not ledger.get(doc["_id"])
         }
         if unseen:
             result.problems.append(

@@ -55,7 +55,7 @@ class TradeAdmission:
 
         event = TradeRequested(trade_id=trade_id, trace_id=trace_id, netuid=netuid, hotkey=hotkey)
         record = Trade(
-            trade_id=trade_id,
+            id=trade_id,
             trace_id=trace_id,
             netuid=netuid,
             hotkey=hotkey,
@@ -103,4 +103,4 @@ class TradeAdmission:
                 {Trade.state: TradeState.FAILED, Trade.error: reason, Trade.updated_at: utc_now()}
             )
         except PyMongoError as error:
-            log.error("trade.mark_failed_failed", trade_id=record.trade_id, error=str(error))
+            log.error("trade.mark_failed_failed", trade_id=record.id, error=str(error))

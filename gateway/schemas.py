@@ -99,7 +99,7 @@ class TradeSummary(BaseModel):
 
     @classmethod
     def from_document(cls, trade: Trade) -> TradeSummary:
-        return cls.model_validate(trade, from_attributes=True)
+        return cls.model_validate(trade.model_dump(exclude={"id"}) | {"trade_id": trade.id})
 
 
 class TradeOut(TradeSummary):

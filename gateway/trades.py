@@ -14,7 +14,7 @@ _HOP_ORDER = {"tweet-fetcher": 0, "sentiment-scorer": 1, "stake-executor": 2}
 
 
 async def timeline(trade_id: str) -> tuple[Trade, list[HopRecord]]:
-    trade = await Trade.find_one(Trade.trade_id == trade_id)
+    trade = await Trade.get(trade_id)
     if trade is None:
         raise NotFound(f"no trade {trade_id}", field="trade_id")
     hops = await HopRecord.find(HopRecord.trade_id == trade_id).to_list()

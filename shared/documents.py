@@ -47,9 +47,15 @@ class ClaimState(StrEnum):
 
 
 class Trade(Document):
-    """One trade, from the request that admitted it to its outcome."""
+    """One trade, from the request that admitted it to its outcome.
 
-    trade_id: str
+    Every document here is keyed by ``_id`` (the trade id, or trade id and hop), and every write
+    on the pipeline's path filters by ``_id`` alone: the one index MongoDB always has, and the
+    only filter FerretDB 1.24 (CI's server) hands down to its storage instead of decoding and
+    filtering the whole collection in Go.
+    """
+
+    id: str  # type: ignore[assignment]  # the trade id, not an ObjectId
     trace_id: str
     netuid: int
     hotkey: str
@@ -65,7 +71,6 @@ class Trade(Document):
     class Settings:
         name = "trades"
         indexes = [  # noqa: RUF012 - Beanie reads this plain class attribute
-            pymongo.IndexModel([("trade_id", 1)], unique=True),
             pymongo.IndexModel([("netuid", 1), ("hotkey", 1), ("requested_at", -1)]),
             pymongo.IndexModel([("state", 1), ("requested_at", -1)]),
         ]
@@ -74,6 +79,7 @@ class Trade(Document):
 class HopRecord(Document):
     """One hop of one trade: when it ran, how often, what it produced or why it failed."""
 
+    id: str  # type: ignore[assignment]  # HopRecord.key(trade_id, hop)
     trade_id: str
     hop: str
     state: HopState = HopState.STARTED
@@ -90,21 +96,26 @@ class HopRecord(Document):
     trade_state: TradeState | None = None
     error: str | None = None
 
+    @staticmethod
+    def key(trade_id: str, hop: str) -> str:
+        """The ``_id`` of ``hop``'s record for ``trade_id``: one record per hop and trade."""
+        return f"{trade_id}/{hop}"
+
     class Settings:
         name = "hops"
         indexes = [  # noqa: RUF012 - Beanie reads this plain class attribute
-            pymongo.IndexModel([("trade_id", 1), ("hop", 1)], unique=True),
+            pymongo.IndexModel([("trade_id", 1)]),  # a trade's timeline
         ]
 
 
 class StakeClaim(Document):
     """The one right to stake for a trade: inserted before anything is submitted.
 
-    The unique trade id makes a second insert fail, so however often the event is delivered
+    Its ``_id`` is the trade id, so a second insert fails: however often the event is delivered
     and however many executors run, one of them decides and at most one extrinsic is sent.
     """
 
-    trade_id: str
+    id: str  # type: ignore[assignment]  # the trade id
     state: ClaimState = ClaimState.CLAIMED
     consumer: str
     claimed_at: datetime = Field(default_factory=utc_now)
@@ -114,9 +125,6 @@ class StakeClaim(Document):
 
     class Settings:
         name = "stake_claims"
-        indexes = [  # noqa: RUF012 - Beanie reads this plain class attribute
-            pymongo.IndexModel([("trade_id", 1)], unique=True),
-        ]
 
 
 DOCUMENTS: list[type[Document]] = [Trade, HopRecord, StakeClaim]
@@ -143,13 +151,21 @@ async def init_documents(client: AsyncMongoClient[dict[str, object]], database: 
 
 
 async def ensure_indexes(document: type[Document]) -> None:
-    """Create a document's ``Settings.indexes``, one ``createIndexes`` command per index.
+    """Make a collection's indexes those of its ``Settings.indexes``, one command per index.
 
     Beanie sends all of a collection's indexes in one command. FerretDB 1.24 (the local
     MongoDB-compatible server of CI and ``make run-local``) drops the connection on such a
     command when the indexes already exist, i.e. on every start after the first. One index per
     command is idempotent on both FerretDB and MongoDB.
+
+    Indexes no longer declared are dropped: a unique index left by an earlier version of a
+    document would otherwise go on refusing inserts that the current version makes.
     """
     collection = document.get_pymongo_collection()
-    for index in IndexModelField.list_to_index_model(document.get_settings().indexes):
+    declared = IndexModelField.list_to_index_model(document.get_settings().indexes or [])
+    keep = {"_id_"} | {index.document["name"] for index in declared}
+    for info in await (await collection.list_indexes()).to_list():
+        if info["name"] not in keep:
+            await collection.drop_index(info["name"])
+    for index in declared:
         await collection.create_indexes([index])

@@ -1,7 +1,7 @@
 """The trade ledger: every hop's start, finish or failure, written to MongoDB as it happens.
 
-Writes are single atomic updates keyed by (trade id, hop), so a redelivered entry updates the
-same record (its attempt count grows) instead of adding another.
+Writes are single atomic updates keyed by ``_id`` (the trade id, or trade id and hop), so a
+redelivered entry updates the same record (its attempt count grows) instead of adding another.
 """
 
 from __future__ import annotations
@@ -10,36 +10,49 @@ from datetime import datetime
 from typing import Any
 
 from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
 
 from shared.documents import HopRecord, HopState, Trade, TradeState
 from shared.events import Event, utc_now
 
 
-async def ensure_trade(event: Event, *, requested_at: datetime | None) -> None:
-    """Create the trade's record if the gateway did not (an event written to the stream)."""
-    await Trade.get_pymongo_collection().update_one(
-        {"trade_id": event.trade_id},
-        {
-            "$setOnInsert": {
-                "trade_id": event.trade_id,
-                "trace_id": event.trace_id,
-                "netuid": event.netuid,
-                "hotkey": event.hotkey,
-                "requested_by": "stream",
-                "requested_at": requested_at or utc_now(),
-                "state": TradeState.REQUESTED.value,
-                "updated_at": utc_now(),
-            }
-        },
-        upsert=True,
-    )
+async def trade_in_progress(event: Event, *, requested_at: datetime | None) -> None:
+    """Show the trade in progress, creating its record for an event written to the stream.
+
+    A read and at most one write, both by ``_id``. The state moves only from ``requested``, so a
+    redelivered hop never reopens a trade that has ended. (Between the read and the write only
+    the gateway could end the trade, when a publish it saw fail did reach the stream; the trade
+    is then indeed in progress.)
+    """
+    trades = Trade.get_pymongo_collection()
+    found = await trades.find_one({"_id": event.trade_id}, {"state": 1})
+    if found is None:
+        record = Trade(
+            id=event.trade_id,
+            trace_id=event.trace_id,
+            netuid=event.netuid,
+            hotkey=event.hotkey,
+            requested_by="stream",
+            requested_at=requested_at or utc_now(),
+            state=TradeState.IN_PROGRESS,
+        )
+        try:
+            await record.insert()
+        except DuplicateKeyError:  # created meanwhile by the gateway or another replica
+            found = await trades.find_one({"_id": event.trade_id}, {"state": 1})
+        else:
+            return
+    if found is not None and found["state"] == TradeState.REQUESTED.value:
+        await trades.update_one(
+            {"_id": event.trade_id},
+            {"$set": {"state": TradeState.IN_PROGRESS.value, "updated_at": utc_now()}},
+        )
 
 
 async def hop_started(trade_id: str, hop: str, *, entry_id: str, consumer: str) -> HopRecord:
     """Count one more attempt of ``hop`` for ``trade_id`` and return its record."""
-    now = utc_now()
     raw = await HopRecord.get_pymongo_collection().find_one_and_update(
-        {"trade_id": trade_id, "hop": hop},
+        {"_id": HopRecord.key(trade_id, hop)},
         {
             "$inc": {"attempts": 1},
             "$set": {"entry_id": entry_id, "consumer": consumer},
@@ -47,16 +60,12 @@ async def hop_started(trade_id: str, hop: str, *, entry_id: str, consumer: str) 
                 "trade_id": trade_id,
                 "hop": hop,
                 "state": HopState.STARTED.value,
-                "started_at": now,
+                "started_at": utc_now(),
                 "summary": {},
             },
         },
         upsert=True,
         return_document=ReturnDocument.AFTER,
-    )
-    await Trade.get_pymongo_collection().update_one(
-        {"trade_id": trade_id, "state": TradeState.REQUESTED.value},
-        {"$set": {"state": TradeState.IN_PROGRESS.value, "updated_at": now}},
     )
     record: HopRecord = HopRecord.model_validate(raw)
     return record
@@ -71,7 +80,7 @@ async def hop_finished(
     trade_state: TradeState | None,
 ) -> None:
     await HopRecord.get_pymongo_collection().update_one(
-        {"trade_id": record.trade_id, "hop": record.hop},
+        {"_id": record.id},
         {
             "$set": {
                 "state": HopState.FINISHED.value,
@@ -91,9 +100,7 @@ async def hop_failed(record: HopRecord, *, error: str, final: bool, duration_ms:
     update: dict[str, Any] = {"error": error, "duration_ms": duration_ms}
     if final:
         update |= {"state": HopState.FAILED.value, "finished_at": utc_now()}
-    await HopRecord.get_pymongo_collection().update_one(
-        {"trade_id": record.trade_id, "hop": record.hop}, {"$set": update}
-    )
+    await HopRecord.get_pymongo_collection().update_one({"_id": record.id}, {"$set": update})
     if final:
         await finish_trade(record.trade_id, TradeState.FAILED, error=error)
 
@@ -101,7 +108,7 @@ async def hop_failed(record: HopRecord, *, error: str, final: bool, duration_ms:
 async def hop_dead_lettered(record: HopRecord, *, error: str) -> None:
     """The hop gave up after its attempts; the entry waits in the dead-letter stream."""
     await HopRecord.get_pymongo_collection().update_one(
-        {"trade_id": record.trade_id, "hop": record.hop},
+        {"_id": record.id},
         {"$set": {"state": HopState.DEAD_LETTERED.value, "error": error, "finished_at": utc_now()}},
     )
     await finish_trade(record.trade_id, TradeState.DEAD_LETTERED, error=error)
@@ -115,7 +122,7 @@ async def finish_trade(
     outcome: dict[str, Any] | None = None,
 ) -> None:
     await Trade.get_pymongo_collection().update_one(
-        {"trade_id": trade_id},
+        {"_id": trade_id},
         {
             "$set": {
                 "state": state.value,

@@ -112,7 +112,7 @@ async def wait_for_terminal(trade_id: str, within: float = 15.0) -> Trade:
     """The trade's record once it reached a terminal state."""
 
     async def terminal() -> Trade | None:
-        trade = await Trade.find_one(Trade.trade_id == trade_id)
+        trade = await Trade.get(trade_id)
         return trade if trade is not None and trade.state in TERMINAL_STATES else None
 
     return await eventually(terminal, within=within)

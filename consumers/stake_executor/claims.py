@@ -1,6 +1,6 @@
 """Claims: at most one stake decision, and at most one extrinsic, per trade.
 
-A claim is inserted before anything is planned or submitted; its unique trade id makes a
+A claim is inserted before anything is planned or submitted; its ``_id``, the trade id, makes a
 duplicate delivery, or a second replica, find the first one's claim instead of acting again.
 What the finder does depends on the claim's state:
 
@@ -35,12 +35,12 @@ class OutcomeUnknown(Exception):
 async def acquire(trade_id: str, consumer: str, *, stale_after: float) -> StakeClaim | None:
     """Hold ``trade_id``'s claim: None when this consumer now holds it, else the done claim."""
     try:
-        await StakeClaim(trade_id=trade_id, consumer=consumer).insert()
+        await StakeClaim(id=trade_id, consumer=consumer).insert()
     except DuplicateKeyError:
         pass
     else:
         return None
-    existing = await StakeClaim.find_one(StakeClaim.trade_id == trade_id)
+    existing = await StakeClaim.get(trade_id)
     if existing is None:  # deleted in between: only by hand; refuse to guess
         raise ClaimHeld(f"the claim of trade {trade_id} vanished")
     if existing.state is ClaimState.DONE:
@@ -54,7 +54,7 @@ async def acquire(trade_id: str, consumer: str, *, stale_after: float) -> StakeC
         raise ClaimHeld(f"trade {trade_id} is being staked by {existing.consumer}")
     taken = await StakeClaim.get_pymongo_collection().update_one(
         {
-            "trade_id": trade_id,
+            "_id": trade_id,
             "state": ClaimState.CLAIMED.value,
             "updated_at": existing.updated_at,
         },
@@ -67,6 +67,6 @@ async def acquire(trade_id: str, consumer: str, *, stale_after: float) -> StakeC
 
 async def mark(trade_id: str, state: ClaimState, outcome: dict[str, Any] | None = None) -> None:
     await StakeClaim.get_pymongo_collection().update_one(
-        {"trade_id": trade_id},
+        {"_id": trade_id},
         {"$set": {"state": state.value, "outcome": outcome, "updated_at": utc_now()}},
     )

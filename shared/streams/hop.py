@@ -33,12 +33,12 @@ from shared.events import Event, TradeRequested
 from shared.logging import get_logger
 from shared.metrics import HOP_SECONDS
 from shared.records import (
-    ensure_trade,
     finish_trade,
     hop_dead_lettered,
     hop_failed,
     hop_finished,
     hop_started,
+    trade_in_progress,
 )
 from shared.streams.deadletter import dead_letter, entry_id_of
 from shared.streams.topology import Hop
@@ -102,7 +102,7 @@ class HopRunner(Generic[In, Out]):
 
     async def _handle(self, event: In, msg: RedisStreamMessage, pipeline: Pipeline) -> Outcome:
         entry_id = entry_id_of(msg)
-        await ensure_trade(
+        await trade_in_progress(
             event, requested_at=event.requested_at if isinstance(event, TradeRequested) else None
         )
         record = await hop_started(

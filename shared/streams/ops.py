@@ -80,7 +80,7 @@ async def requeue(redis: Redis, hop: Hop, entry_ids: list[str] | None) -> list[R
     for dead_id, fields in found:
         data = fields[b"data"]
         trade_id = _trade_id(data)
-        trade = await Trade.find_one(Trade.trade_id == trade_id) if trade_id else None
+        trade = await Trade.get(trade_id) if trade_id else None
         if trade is not None and trade.state.value in COMPLETED:
             action = "already completed"
         else:
@@ -96,11 +96,11 @@ async def requeue(redis: Redis, hop: Hop, entry_ids: list[str] | None) -> list[R
 async def _reopen(trade_id: str, hop: Hop) -> None:
     """A fresh set of attempts for the hop, and the trade in progress again."""
     await HopRecord.get_pymongo_collection().update_one(
-        {"trade_id": trade_id, "hop": hop.name},
+        {"_id": HopRecord.key(trade_id, hop.name)},
         {"$set": {"attempts": 0, "state": HopState.STARTED.value, "error": None}},
     )
     await Trade.get_pymongo_collection().update_one(
-        {"trade_id": trade_id},
+        {"_id": trade_id},
         {"$set": {"state": TradeState.IN_PROGRESS.value, "error": None, "updated_at": utc_now()}},
     )
 

@@ -40,7 +40,7 @@ async def test_trade_true_queues_one_well_formed_event_and_records_it(
             headers={**AUTH, "X-Request-ID": "req-123"},
         )
         body = response.json()
-        record = await Trade.find_one(Trade.trade_id == body["trade_id"])
+        record = await Trade.get(body["trade_id"])
     assert response.status_code == 200
     assert body["trade_enqueued"] is True
     assert body["dividend"] == 1_000_000_000

@@ -106,9 +106,7 @@ async def test_an_unknown_earlier_submission_is_never_repeated(
     """A claim left in 'submitting' (a crash mid-submission) fails the trade for a human."""
     settings = live(settings)
     async with running(create_app(settings, chain_factory=client_factory(substrate))):
-        await StakeClaim(
-            trade_id="unsure-1", consumer="crashed", state=ClaimState.SUBMITTING
-        ).insert()
+        await StakeClaim(id="unsure-1", consumer="crashed", state=ClaimState.SUBMITTING).insert()
         await send_score(redis, settings, "unsure-1", 60)
         trade = await wait_for_terminal("unsure-1")
     assert trade.state == "failed"
@@ -125,7 +123,7 @@ async def test_a_claim_abandoned_before_submission_is_taken_over(
     settings = live(settings)
     stale = utc_now() - timedelta(seconds=settings.stream_reclaim_idle_seconds + 5)
     async with running(create_app(settings, chain_factory=client_factory(substrate))):
-        await StakeClaim(trade_id="stale-1", consumer="crashed", updated_at=stale).insert()
+        await StakeClaim(id="stale-1", consumer="crashed", updated_at=stale).insert()
         await send_score(redis, settings, "stale-1", 60)
         trade = await wait_for_terminal("stale-1")
     assert trade.state == "executed"
@@ -149,6 +147,7 @@ async def test_a_trade_whose_last_hop_finished_before_a_crash_still_ends(
     settings = live(settings)
     async with running(create_app(settings, chain_factory=client_factory(substrate))):
         await HopRecord(
+            id=HopRecord.key("half-1", "stake-executor"),
             trade_id="half-1",
             hop="stake-executor",
             state=HopState.FINISHED,

@@ -50,7 +50,7 @@ async def test_a_dead_letter_requeued_after_a_fix_is_processed(
         )
         [row] = await requeue(redis, hop, None)
         record = await wait_for_hop("req-1")
-        trade = await Trade.find_one(Trade.trade_id == "req-1")
+        trade = await Trade.get("req-1")
         [after] = await status(redis, [hop])
     assert (before.dead_letters, before.length) == (1, 1)
     assert (row.trade_id, row.action) == ("req-1", "requeued")
@@ -67,7 +67,7 @@ async def test_a_dead_letter_of_a_completed_trade_is_not_requeued(
     hop = topology(settings)[HopName.SENTIMENT_SCORER]
     async with running(sentiment_scorer(settings)):  # binds the documents to the test database
         await Trade(
-            trade_id="done-1",
+            id="done-1",
             trace_id="t",
             netuid=18,
             hotkey=HOTKEY,
