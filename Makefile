@@ -4,6 +4,7 @@ SHELL := /bin/bash
 
 UV ?= uv
 PYTHON := .venv/bin/python
+GO ?= $(or $(shell command -v go),/usr/local/go/bin/go)
 # The test servers (scripts/provision.sh start). Tests flush this Redis database and create and
 # drop their own MongoDB databases: never point these at data you want to keep.
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
@@ -35,13 +36,16 @@ services-stop: ## Stop the local Redis and FerretDB
 
 .PHONY: test
 test: install services lint ## Install, start the local servers, lint, type-check and run every test
+	cd tools/ferretdb && $(GO) test -mod=readonly ./...
 	REDIS_URL=$(TEST_REDIS_URL) MONGODB_URL=$(TEST_MONGODB_URL) $(PYTHON) -m pytest
 
 .PHONY: lint
-lint: lint-docker ## ruff (lint and format check), mypy --strict, and lint-docker
+lint: lint-docker ## ruff (lint and format check), mypy --strict, gofmt and go vet, and lint-docker
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
 	$(PYTHON) -m mypy
+	test -z "$$($(dir $(GO))gofmt -l tools/ferretdb)"
+	cd tools/ferretdb && $(GO) vet -mod=readonly ./...
 
 .PHONY: lint-docker
 lint-docker: ## hadolint on both Dockerfiles; compose.yaml against the Compose Specification schema (offline)

@@ -78,7 +78,7 @@ build_ferretdb() {
   local go stamp; go="$(find_go)"
   # Rebuild when the sources or the Go version change (a content hash, so it also works with CI
   # caches where file mtimes are meaningless).
-  stamp="$({ cat "$FERRETDB_SRC"/main.go "$FERRETDB_SRC"/go.mod "$FERRETDB_SRC"/go.sum
+  stamp="$({ cat "$FERRETDB_SRC"/*.go "$FERRETDB_SRC"/go.mod "$FERRETDB_SRC"/go.sum
     "$go" version; } | sha256sum | cut -d' ' -f1)"
   if [[ -x "$FERRETDB_BIN" && "$(cat "$FERRETDB_BIN.stamp" 2>/dev/null)" == "$stamp" ]]; then
     log "ferretdb: $FERRETDB_BIN is up to date"

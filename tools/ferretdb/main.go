@@ -19,6 +19,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
 )
@@ -36,16 +37,19 @@ func main() {
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
+	u, err := url.Parse(*sqliteURL)
+	if err != nil || u.Scheme != "file" {
+		logger.Error("-sqlite-url must be a file: URI", "url", *sqliteURL)
+		os.Exit(2)
+	}
+	dir := u.Path
+	if dir == "" {
+		dir = u.Opaque
+	}
 	// FerretDB requires the SQLite directory to exist; create it for convenience.
-	if u, err := url.Parse(*sqliteURL); err == nil && u.Scheme == "file" {
-		dir := u.Path
-		if dir == "" {
-			dir = u.Opaque
-		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			logger.Error("cannot create SQLite directory", "dir", dir, "error", err)
-			os.Exit(1)
-		}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		logger.Error("cannot create SQLite directory", "dir", dir, "error", err)
+		os.Exit(1)
 	}
 
 	f, err := ferretdb.New(&ferretdb.Config{
@@ -62,6 +66,8 @@ func main() {
 	// Stop gracefully (closing listener, connections and SQLite) on Ctrl-C / kill.
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+
+	go keepIDIndexes(ctx, dir, time.Second, logger)
 
 	logger.Info("starting FerretDB", "version", ferretVersion(), "listen", *listen, "sqlite", *sqliteURL)
 	if err := f.Run(ctx); err != nil {
