@@ -80,9 +80,9 @@ bench-pipeline: install services ## Push N trades (TRADES=1000) through the thre
 		$(PYTHON) -m bench.pipeline --trades $(or $(TRADES),1000) --replicas $(or $(REPLICAS),1)
 
 .PHONY: chaos
-chaos: install services ## Kill -9 each consumer, restart Redis (AOF / none) mid-run (TRADES=150 per scenario); prints lost and double-submitted
+chaos: install services ## Kill -9 each consumer, restart Redis (AOF / none) mid-run (TRADES=1000 per scenario); prints lost and double-submitted
 	REDIS_URL=redis://127.0.0.1:6379/12 MONGODB_URL=$(TEST_MONGODB_URL) MONGODB_DATABASE=bench_chaos \
-		$(PYTHON) -m bench.chaos --trades $(or $(TRADES),150)
+		$(PYTHON) -m bench.chaos --trades $(or $(TRADES),1000)
 
 .PHONY: run-gateway
 run-gateway: services ## Run the gateway on this machine (settings from .env / the environment)

@@ -12,18 +12,16 @@ live, with a throwaway mnemonic generated per run and caps far above the run, so
 submits an extrinsic to the fake chain. Recovery is made fast (reclaim after 5 s idle, looked
 for every second, 5 attempts) so a scenario takes seconds, not minutes.
 
-Size. The default is 150 trades per scenario (``--trades 1000`` is accepted, and takes far longer):
-the local MongoDB stand-in, FerretDB on SQLite, pushes no filter down to an index, so every
-query scans its whole collection, each trade costs some fifteen of them, and a scenario's time
-grows faster than the square of its trades (on 2 CPUs: 150 take 1.5 to 2 minutes a scenario,
-the five about 9 minutes; 300 took 6.5 minutes for one scenario; 1000, extrapolated, over an
-hour each). For the same reason each consumer works on ``--concurrency 2`` entries at
-once (production: 8): more only queues on FerretDB's one writer, into its 5 s timeouts.
+Size. 1000 trades per scenario at 10 a second, each consumer working on 8 entries at once (the
+production default), by default: on 2 CPUs a scenario takes about two minutes, the five about
+ten. (The local MongoDB stand-in, FerretDB on SQLite, keeps up only because every document is
+keyed by ``_id`` and ``tools/ferretdb`` indexes the expression its ``_id`` lookups use; see there.)
 
 A producer writes the trades as an external one would (raw XADD of the JSON event) at a steady
 ``--rate``; a trade counts as sent once its XADD returned an entry id (while Redis is down the
 producer retries, as a real one must). When a third of them have completed, the scenario's
-failure happens:
+failure happens, at the first moment its victim holds entries (the killed consumer has some
+pending, or for Redis some entry is being worked on), waiting up to ``BUSY_WAIT_SECONDS``:
 
 1-3. ``kill -9`` of the tweet-fetcher, the sentiment-scorer or the stake-executor, restarted
      a second later (as a supervisor would) under a new consumer name; its entries in hand are
@@ -83,7 +81,7 @@ from shared.streams.topology import Hop, HopName, topology
 
 REDIS_URL = "redis://127.0.0.1:6379/12"
 MONGODB_DATABASE = "bench_chaos"
-DEFAULT_TRADES = 150
+DEFAULT_TRADES = 1000
 # The commands that run each consumer; all go through ``shared.streams.run.serve``.
 COMMANDS: dict[HopName, list[str]] = {
     HopName.TWEET_FETCHER: [sys.executable, "-m", "consumers", HopName.TWEET_FETCHER.value],
@@ -99,6 +97,8 @@ RECOVERY = {
 }
 RESTART_AFTER_SECONDS = 1.0  # a killed consumer is started again this long after
 REDIS_DOWN_SECONDS = 3.0  # Redis is away this long
+# Once due, the failure waits up to this long for a moment when its victim has entries in hand.
+BUSY_WAIT_SECONDS = 10.0
 SEND_BATCH = 200  # XADDs per pipelined round trip at most
 TICK_SECONDS = 0.05
 POLL_SECONDS = 1.0  # how often MongoDB is asked how many trades completed
@@ -313,10 +313,12 @@ class Result:
 
 
 class Disruption:
-    """The scenario's failure: fired once ``trigger`` trades completed, then recovered from."""
+    """The scenario's failure: due once ``trigger`` trades completed, fired at the next moment
+    its victim has work in hand (within ``BUSY_WAIT_SECONDS``), then recovered from."""
 
     def __init__(self, trigger: int) -> None:
         self.trigger = trigger
+        self.due_at: float | None = None
         self.fired_at: float | None = None
         self.recovered_at: float | None = None
 
@@ -495,8 +497,12 @@ class Run:
         if disruption.fired_at is None:
             if completed < disruption.trigger:
                 return
+            disruption.due_at = disruption.due_at or now
+            in_hand = self.in_hand(pipeline, consumers)
+            if not in_hand and now - disruption.due_at < BUSY_WAIT_SECONDS:
+                return
             if self.scenario.victim is not None:
-                self.kill(self.scenario.victim, pipeline, consumers, completed)
+                self.kill(self.scenario.victim, consumers, completed, in_hand)
             else:
                 assert server is not None
                 # Counted just before: every trade sent and not completed may be in Redis only.
@@ -528,10 +534,23 @@ class Run:
             )
             disruption.recovered_at = time.monotonic()
 
-    def kill(self, hop: HopName, pipeline: Redis, consumers: Processes, completed: int) -> None:
+    def in_hand(self, pipeline: Redis, consumers: Processes) -> int:
+        """Entries the victim holds: the killed consumer's pending ones, or for Redis every
+        entry pending in a group (being worked on, and in Redis only)."""
+        try:
+            if self.scenario.victim is not None:
+                pid = consumers.pid(self.name(self.scenario.victim))
+                return pending_of(pipeline, self.hops[self.scenario.victim], pid)
+            return sum(
+                int(pipeline.xpending(hop.stream, hop.group)["pending"])
+                for hop in self.hops.values()
+            )
+        except RedisError:
+            return 0
+
+    def kill(self, hop: HopName, consumers: Processes, completed: int, in_hand: int) -> None:
         name = self.name(hop)
         pid = consumers.pid(name)
-        in_hand = pending_of(pipeline, self.hops[hop], pid)
         self.disruption.fired_at = time.monotonic()
         consumers.kill(name)
         self.result.notes.append(
@@ -648,10 +667,7 @@ def how_far(database: Any, trade_ids: list[str]) -> str:
 
 def pending_of(redis: Redis, hop: Hop, pid: int) -> int:
     """Entries pending in the hop's group for the consumer process ``pid`` (worker + reclaimer)."""
-    try:
-        infos = redis.xinfo_consumers(hop.stream, hop.group)
-    except RedisError:
-        return 0
+    infos = redis.xinfo_consumers(hop.stream, hop.group)
     suffixes = (f"-{pid}", f"-{pid}-reclaimer")
     return sum(int(info["pending"]) for info in infos if _text(info["name"]).endswith(suffixes))
 
@@ -718,13 +734,13 @@ def report(results: Sequence[Result], config: Config, *, scenarios: int) -> bool
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
     parser.add_argument("--trades", type=int, default=DEFAULT_TRADES, help="per scenario")
-    parser.add_argument("--rate", type=float, default=4.0, help="trades sent per second")
+    parser.add_argument("--rate", type=float, default=10.0, help="trades sent per second")
     parser.add_argument("--stall", type=float, default=40.0, help="give up waiting after this "
                         "long without a trade completing")  # fmt: skip
     parser.add_argument("--timeout", type=float, default=600.0, help="longest scenario")
     parser.add_argument("--inclusion-seconds", type=float, default=0.05,
                         help="the fake chain's wait between accepting and answering")  # fmt: skip
-    parser.add_argument("--concurrency", type=int, default=2, help="entries each consumer "
+    parser.add_argument("--concurrency", type=int, default=8, help="entries each consumer "
                         "works on at once (STREAM_CONCURRENCY, STREAM_READ_COUNT)")  # fmt: skip
     parser.add_argument("--fake-port", type=int, default=18091)
     parser.add_argument("--only", choices=[s.slug for s in SCENARIOS], action="append",

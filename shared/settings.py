@@ -177,6 +177,10 @@ class Settings(BaseSettings):
     stake_daily_cap_tao: Decimal = Field(default=Decimal("10"), gt=0)
     # Slippage protection: fail instead of filling when the price moves more than this fraction.
     stake_rate_tolerance: float = Field(default=0.05, gt=0, lt=1)
+    # Resubmissions after the transaction pool refused the extrinsic for a nonce race (replicas
+    # or concurrent entries signing with the same coldkey). A refused extrinsic never reaches a
+    # block, so this never stakes twice; failures on chain are never retried.
+    stake_submit_retries: int = Field(default=5, ge=0, le=20)
 
     # --- metrics ---
     # Each consumer process serves Prometheus metrics on this port (0: none). The gateway

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import os
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -106,6 +109,38 @@ async def running_pipeline(settings: Settings, substrate: FakeSubstrate) -> Asyn
         running(stake_executor(settings, chain_factory=client_factory(substrate))),
     ):
         yield
+
+
+def process_env(settings: Settings, **variables: str) -> dict[str, str]:
+    """The environment of a consumer process on the test's Redis and MongoDB, plus ``variables``."""
+    return {
+        **os.environ,
+        "REDIS_URL": settings.redis_url,
+        "MONGODB_URL": settings.mongodb_url,
+        "MONGODB_DATABASE": settings.mongodb_database,
+        "METRICS_PORT": "0",
+        "LOG_LEVEL": "WARNING",
+        **variables,
+    }
+
+
+@contextlib.asynccontextmanager
+async def consumer_processes(
+    env: dict[str, str], *names: str
+) -> AsyncIterator[list[asyncio.subprocess.Process]]:
+    """``python -m consumers <name>`` for each of ``names``, as production runs them; killed
+    on the way out if still running."""
+    processes = [
+        await asyncio.create_subprocess_exec(sys.executable, "-m", "consumers", name, env=env)
+        for name in names
+    ]
+    try:
+        yield processes
+    finally:
+        for process in processes:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
 
 
 async def wait_for_terminal(trade_id: str, within: float = 15.0) -> Trade:

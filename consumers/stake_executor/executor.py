@@ -8,6 +8,8 @@ SDK's ``Policy`` refuses any spend above the per-trade cap as a last guard rail.
 
 from __future__ import annotations
 
+import asyncio
+import secrets
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -23,6 +25,14 @@ _ALPHA_PRICE = bittensor.runtime_api.SwapRuntimeApi.current_alpha_price
 # Paper trades without a configured account are planned for this well-known development
 # account (Alice); nothing is ever signed with it.
 PAPER_DEFAULT_ADDRESS = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY"
+# How the transaction pool refuses an extrinsic that lost a nonce race to another one signed
+# by the same coldkey at the same time (another replica, or another entry in this one): its
+# nonce is taken in the pool, or already used in a block. The refused extrinsic never entered
+# the pool, so a fresh one (fresh nonce) cannot stake twice. (The SDK's own ``retries`` spots
+# the first by its message, not the second.)
+NONCE_RACES = frozenset({"PriorityTooLow", "Stale"})
+# Racing signers are spread out by a random pause of up to this long before resubmitting.
+_RACE_JITTER_SECONDS = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +52,8 @@ class StakeExecutor:
         self._mode = settings.trading_mode
         self._tolerance = settings.stake_rate_tolerance
         self._guard = bittensor.Policy(max_spend_tao=float(settings.stake_max_tao_per_trade))
+        self._retries = settings.stake_submit_retries
+        self._jitter = secrets.SystemRandom()
         mnemonic = settings.wallet_mnemonic
         self._keypair = (
             Keypair.create_from_mnemonic(mnemonic.get_secret_value()) if mnemonic else None
@@ -101,7 +113,7 @@ class StakeExecutor:
         keypair: Keypair,
         alpha_rao: int | None,
     ) -> StakeOutcome:
-        result = await client.execute(intent, keypair, policy=self._guard)
+        result = await self._submit(client, intent, keypair)
         error = None
         if not result.success:
             error = (result.error.name if result.error else None) or result.message
@@ -114,6 +126,18 @@ class StakeExecutor:
             fee_rao=result.fee.rao if result.fee is not None else None,
             error=error,
         )
+
+    async def _submit(
+        self, client: bittensor.Client, intent: bittensor.Intent, keypair: Keypair
+    ) -> bittensor.ExtrinsicResult:
+        """Execute ``intent``, resubmitting after a lost nonce race (see ``NONCE_RACES``)."""
+        result = await client.execute(intent, keypair, policy=self._guard)
+        for _ in range(self._retries):
+            if result.success or result.error is None or result.error.name not in NONCE_RACES:
+                break
+            await asyncio.sleep(self._jitter.uniform(0, _RACE_JITTER_SECONDS))
+            result = await client.execute(intent, keypair, policy=self._guard)
+        return result
 
 
 async def _alpha_for(client: bittensor.Client, netuid: int, tao_rao: int) -> int:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import sys
 import time
 
 from pytest_httpserver import HTTPServer
@@ -17,7 +15,9 @@ from shared.documents import HopRecord
 from shared.settings import Settings
 from tests.pipeline_support import (
     DESEARCH_KEY,
+    consumer_processes,
     entry,
+    process_env,
     trade_requested,
     tweets_json,
     wait_for_hop,
@@ -35,21 +35,13 @@ async def test_sigterm_lets_the_entry_in_hand_finish_then_exits(
 ) -> None:
     """SIGTERM mid-hop: the hop completes and is acknowledged, and the process exits with 0."""
     httpserver.expect_request("/twitter").respond_with_handler(slow_tweets)
-    env = {
-        **os.environ,
-        "REDIS_URL": settings.redis_url,
-        "MONGODB_URL": settings.mongodb_url,
-        "MONGODB_DATABASE": settings.mongodb_database,
-        "DESEARCH_BASE_URL": httpserver.url_for("").rstrip("/"),
-        "DESEARCH_API_KEY": DESEARCH_KEY,
-        "METRICS_PORT": "0",
-        "SHUTDOWN_TIMEOUT_SECONDS": "10",
-        "LOG_LEVEL": "WARNING",
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "consumers", "tweet-fetcher", env=env
+    env = process_env(
+        settings,
+        DESEARCH_BASE_URL=httpserver.url_for("").rstrip("/"),
+        DESEARCH_API_KEY=DESEARCH_KEY,
+        SHUTDOWN_TIMEOUT_SECONDS="10",
     )
-    try:
+    async with consumer_processes(env, "tweet-fetcher") as [process]:
         entry_id = await redis.xadd(
             settings.stream_trade_requested, entry(trade_requested("stop-1"))
         )
@@ -59,9 +51,6 @@ async def test_sigterm_lets_the_entry_in_hand_finish_then_exits(
         record = await wait_for_hop("stop-1", within=1)
         stream, group = settings.stream_trade_requested, settings.group_tweet_fetcher
         still_pending = await redis.xpending_range(stream, group, entry_id, entry_id, 1)
-    finally:
-        if process.returncode is None:
-            process.kill()
     assert code == 0
     assert record.attempts == 1
     assert still_pending == []

@@ -6,6 +6,7 @@ plain ``bittensor.Client`` on the devnode's ws:// URL, exactly as the services d
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
@@ -133,6 +134,25 @@ async def test_live_add_stake_submits_and_moves_the_balances(
     alpha = RAO_PER_UNIT * RAO_PER_UNIT // node.state.subnets[NETUID].price
     assert node.state.free(key.address) == free - RAO_PER_UNIT - fee
     assert node.state.stake(HOTKEY, key.address, NETUID) == staked + alpha
+
+
+async def test_signers_of_one_coldkey_racing_for_a_nonce_each_stake_once(node: DevNode) -> None:
+    """Replicas sign with one coldkey: the pool refuses all but one of a nonce's extrinsics
+    (taken in the pool, or already in a block); the losers resubmit with a fresh nonce."""
+    chains = [ChainClient.for_network(node.url, timeout=10, retry_after=5) for _ in range(4)]
+    try:
+        outcomes = await asyncio.gather(
+            *(
+                live(chain, node).stake(StakeAction.ADD, Decimal("1"), netuid=NETUID, hotkey=HOTKEY)
+                for chain in chains
+            )
+        )
+    finally:
+        for chain in chains:
+            await chain.close()
+    assert [(o.success, o.error) for o in outcomes] == [(True, None)] * 4
+    assert len({o.extrinsic_id for o in outcomes}) == 4
+    assert len(node.accepted) == 4
 
 
 async def test_live_remove_stake_unstakes_the_alpha_worth_the_tao(
