@@ -1,9 +1,10 @@
 """``make bench``: the cached dividends endpoint against a bare FastAPI endpoint, under wrk.
 
 Starts each app with ``python -m gateway``, the server production runs (GATEWAY_WORKERS
-workers), warms the cache,
-drives it with wrk at the same connection count and duration, and prints requests/s, p50/p99
-latency, errors and timeouts for both, with the ratios the targets are stated in.
+workers), warms the cache, drives each with wrk at the same connection count and duration, in
+alternating rounds (a shared machine's speed drifts; alternating exposes both endpoints to the
+drift alike), and prints the median round's requests/s and p50/p99 latency, all rounds' errors
+and timeouts, and the ratios the targets are stated in.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import httpx
 
 from bench.apps import HOTKEY
 
+CACHED = "cached /api/v1/tao_dividends"
+BARE = "bare FastAPI /bare"
 TOKEN = "bench-reader-token-0123456789"  # noqa: S105 - a throwaway token for the bench run
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
@@ -96,10 +99,22 @@ def run_wrk(url: str, connections: int, seconds: int, threads: int, headers: lis
     return subprocess.run([*command, url], check=True, capture_output=True, text=True).stdout  # noqa: S603
 
 
+def median(runs: list[Result]) -> Result:
+    """The run of median requests/s, with its latencies; errors and timeouts of all runs."""
+    middle = sorted(runs, key=lambda r: r.rps)[len(runs) // 2]
+    return replace(
+        middle,
+        errors=sum(r.errors for r in runs),
+        timeouts=sum(r.timeouts for r in runs),
+        requests=sum(r.requests for r in runs),
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--connections", type=int, default=1000)
-    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--seconds", type=int, default=10, help="per round and endpoint")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workers", type=int, default=int(os.environ.get("GATEWAY_WORKERS", "2")))
     args = parser.parse_args()
@@ -112,28 +127,35 @@ def main() -> None:
         "LOG_LEVEL": "WARNING",
     }
     query = f"/api/v1/tao_dividends?netuid=18&hotkey={HOTKEY}"
-    results = []
-    with serving("bench.apps:gateway", 18080, args.workers, env) as base:
-        warm = httpx.get(base + query, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+    runs: dict[str, list[Result]] = {CACHED: [], BARE: []}
+    with (
+        serving("bench.apps:gateway", 18080, args.workers, env) as gateway,
+        serving("bench.apps:bare", 18081, args.workers, {}) as bare,
+    ):
+        warm = httpx.get(gateway + query, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
         warm.raise_for_status()
-        output = run_wrk(base + query, args.connections, args.seconds, args.threads,
-                         [f"Authorization: Bearer {TOKEN}"])  # fmt: skip
-        results.append(parse_wrk("cached /api/v1/tao_dividends", output))
-    with serving("bench.apps:bare", 18081, args.workers, {}) as base:
-        output = run_wrk(base + "/bare", args.connections, args.seconds, args.threads, [])
-        results.append(parse_wrk("bare FastAPI /bare", output))
+        for _ in range(args.rounds):  # alternated, so a drifting machine slows both alike
+            output = run_wrk(gateway + query, args.connections, args.seconds, args.threads,
+                             [f"Authorization: Bearer {TOKEN}"])  # fmt: skip
+            runs[CACHED].append(parse_wrk(CACHED, output))
+            output = run_wrk(bare + "/bare", args.connections, args.seconds, args.threads, [])
+            runs[BARE].append(parse_wrk(BARE, output))
 
-    print(f"\nwrk -t{args.threads} -c{args.connections} -d{args.seconds}s, "
-          f"uvicorn --workers {args.workers}, {os.cpu_count()} CPUs")  # fmt: skip
+    print(f"\nwrk -t{args.threads} -c{args.connections} -d{args.seconds}s x {args.rounds} rounds "
+          f"(alternated; median shown), uvicorn --workers {args.workers}, "
+          f"{os.cpu_count()} CPUs")  # fmt: skip
     print(
         f"{'endpoint':32} {'req/s':>10} {'p50 ms':>9} {'p99 ms':>9} {'errors':>7} {'timeouts':>9}"
+        "  req/s per round"
     )
-    for r in results:
-        row = f"{r.name:32} {r.rps:10.0f} {r.p50_ms:9.2f} {r.p99_ms:9.2f}"
-        print(f"{row} {r.errors:7d} {r.timeouts:9d}")
-    cached, bare = results
-    print(f"\ncached/bare requests/s: {cached.rps / bare.rps:.0%} (target >= 60%)")
-    print(f"cached/bare p99:        {cached.p99_ms / bare.p99_ms:.2f}x (target <= 1.5x)")
+    for results in runs.values():
+        r = median(results)
+        rounds = " ".join(f"{x.rps:.0f}" for x in results)
+        print(f"{r.name:32} {r.rps:10.0f} {r.p50_ms:9.2f} {r.p99_ms:9.2f} {r.errors:7d} "
+              f"{r.timeouts:9d}  {rounds}")  # fmt: skip
+    cached, reference = median(runs[CACHED]), median(runs[BARE])
+    print(f"\ncached/bare requests/s: {cached.rps / reference.rps:.0%} (target >= 60%)")
+    print(f"cached/bare p99:        {cached.p99_ms / reference.p99_ms:.2f}x (target <= 1.5x)")
     print(f"cached errors/timeouts: {cached.errors}/{cached.timeouts} (target 0/0)")
 
 

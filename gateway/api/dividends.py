@@ -15,11 +15,12 @@ from gateway.deps import authenticate
 from gateway.dividends import DividendQuery
 from gateway.openapi import REQUIRES_TOKEN
 from gateway.query import parse_query, query_parameters
+from gateway.routing import DirectRoute
 from gateway.schemas import DividendsParams, DividendsResponse, ErrorResponse
 from shared.errors import InvalidInput
 from shared.settings import Scope
 
-router = APIRouter(prefix="/api/v1", tags=["dividends"])
+router = APIRouter(prefix="/api/v1", tags=["dividends"], route_class=DirectRoute)
 
 _ERRORS: dict[int | str, dict[str, object]] = {
     401: {"model": ErrorResponse, "description": "`not_authenticated`: missing or unknown token."},
