@@ -54,20 +54,17 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from types import FrameType
-from typing import IO, Any, cast
+from typing import Any, cast
 
-import httpx
 from bittensor.sp_core import Keypair
 from pymongo import MongoClient
 from redis import Redis
@@ -75,6 +72,13 @@ from redis.exceptions import RedisError
 
 from bench.chaos_chain import INCLUSION_ENV, LEDGER_KEY, LEDGER_URL_ENV, UNATTRIBUTED
 from bench.pipeline import Target, bench_target, consumer_env, trade_request
+from bench.processes import (
+    Processes,
+    exit_on_sigterm,
+    polling_consumers,
+    processes,
+    start_fakes,
+)
 from shared.documents import TERMINAL_STATES, ClaimState, TradeState
 from shared.settings import Settings
 from shared.streams.topology import Hop, HopName, topology
@@ -104,7 +108,6 @@ TICK_SECONDS = 0.05
 POLL_SECONDS = 1.0  # how often MongoDB is asked how many trades completed
 PROGRESS_SECONDS = 15
 READY_SECONDS = 120
-STOP_SECONDS = 20
 TERMINAL = sorted(state.value for state in TERMINAL_STATES)
 
 
@@ -130,78 +133,6 @@ SCENARIOS = [
 
 
 # --- processes ---
-
-
-class Processes:
-    """The processes one part of the run started, by name; ``stop`` ends every one of them.
-
-    Each writes to ``<log_dir>/<name>.log`` (appended: a restarted consumer continues its log).
-    """
-
-    def __init__(self, log_dir: Path) -> None:
-        self.log_dir = log_dir
-        self._running: dict[str, subprocess.Popen[bytes]] = {}
-        self.exits: dict[str, int] = {}  # name -> code of a process that ended by itself
-
-    def start(self, name: str, command: Sequence[str], env: dict[str, str]) -> int:
-        log: IO[bytes]
-        with (self.log_dir / f"{name}.log").open("ab") as log:
-            # Own session: a Ctrl-C reaches only the bench, which then stops the children.
-            process = subprocess.Popen(  # noqa: S603
-                command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        self._running[name] = process
-        return process.pid
-
-    def pid(self, name: str) -> int:
-        return self._running[name].pid
-
-    def kill(self, name: str) -> int:
-        """SIGKILL, as ``kill -9``: no handler, no graceful shutdown, nothing flushed."""
-        process = self._running.pop(name)
-        process.kill()
-        process.wait()
-        return process.pid
-
-    def check(self) -> list[str]:
-        """Names of processes that ended by themselves since the last check."""
-        ended = [name for name, p in self._running.items() if p.poll() is not None]
-        for name in ended:
-            self.exits[name] = self._running.pop(name).returncode
-        return ended
-
-    def tail(self, name: str, lines: int = 15) -> str:
-        log = self.log_dir / f"{name}.log"
-        text = log.read_text(errors="replace") if log.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
-
-    def stop(self) -> None:
-        """SIGTERM to all at once, then SIGKILL to any still running after ``STOP_SECONDS``."""
-        for process in self._running.values():
-            if process.poll() is None:
-                process.terminate()
-        for process in self._running.values():
-            try:
-                process.wait(timeout=STOP_SECONDS)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        self._running.clear()
-
-
-@contextlib.contextmanager
-def processes(log_dir: Path) -> Iterator[Processes]:
-    log_dir.mkdir(parents=True, exist_ok=True)
-    started = Processes(log_dir)
-    try:
-        yield started
-    finally:
-        started.stop()
-
-
-def _exit_on_sigterm(signum: int, _frame: FrameType | None) -> None:
-    """A SIGTERM unwinds like Ctrl-C, so every ``finally`` that stops children runs."""
-    raise SystemExit(128 + signum)
 
 
 def free_port() -> int:
@@ -249,28 +180,6 @@ class RedisServer:
 
     def kill(self) -> None:
         self._procs.kill(self.NAME)
-
-
-def start_fakes(procs: Processes, port: int) -> str:
-    base = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "uvicorn", "bench.fakes:app", "--host", "127.0.0.1",
-               "--port", str(port), "--log-level", "warning"]  # fmt: skip
-    procs.start("fakes", command, dict(os.environ))
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if procs.check():
-            raise RuntimeError(f"the fakes exited:\n{procs.tail('fakes')}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{base}/twitter", timeout=1).status_code == 200:
-                return base
-        time.sleep(0.2)
-    raise RuntimeError(f"the fake Desearch/Chutes server did not start on {base}")
-
-
-def polling_consumers(redis: Redis) -> int:
-    """Connections blocked in XREADGROUP on this database: one per started consumer process."""
-    db = str(redis.connection_pool.connection_kwargs.get("db", 0))
-    return sum(1 for c in redis.client_list() if c.get("db") == db and c.get("cmd") == "xreadgroup")
 
 
 # --- one scenario ---
@@ -754,7 +663,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     target = bench_target(args.fake_port, redis_url=REDIS_URL, mongodb_database=MONGODB_DATABASE)
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    signal.signal(signal.SIGTERM, exit_on_sigterm)
     config = Config(
         trades=args.trades,
         rate=args.rate,

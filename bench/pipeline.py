@@ -18,31 +18,34 @@ MongoDB database used are wiped at start: never point them at data you want to k
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-import httpx
 from faststream.redis.parser import BinaryMessageFormatV1
 from pymongo import MongoClient
 from redis import Redis
 
 from bench.apps import HOTKEY
+from bench.processes import (
+    Processes,
+    exit_on_sigterm,
+    polling_consumers,
+    processes,
+    start_fakes,
+)
 from shared.events import Event, SentimentScored, StakeExecuted, TweetsFetched
 from shared.settings import Settings
 from shared.streams.topology import Hop, HopName, topology
@@ -60,7 +63,6 @@ FACTORIES = {
 SEND_BATCH = 500  # XADDs per pipelined round trip
 READ_BATCH = 1000  # entries per XREAD
 PROGRESS_SECONDS = 15
-STOP_SECONDS = 30  # a consumer's graceful stop takes up to SHUTDOWN_TIMEOUT_SECONDS (15)
 
 Entries = list[tuple[bytes, dict[bytes, bytes]]]
 
@@ -96,61 +98,6 @@ class Completed:
 # --- child processes ---
 
 
-class Children:
-    """The processes this bench started; ``stop`` ends every one of them, and only them.
-
-    Their output goes to one file each in ``log_dir``: FastStream logs every message it handles,
-    which would bury the figures.
-    """
-
-    def __init__(self, log_dir: Path) -> None:
-        self.log_dir = log_dir
-        self._running: list[tuple[str, subprocess.Popen[bytes]]] = []
-
-    def start(self, name: str, command: Sequence[str], env: dict[str, str]) -> None:
-        with (self.log_dir / f"{name}.log").open("wb") as log:
-            # Own session: a Ctrl-C reaches only the bench, which then stops the children.
-            process = subprocess.Popen(  # noqa: S603
-                command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        self._running.append((name, process))
-
-    def check(self) -> None:
-        """Fail fast when a child died: the bench would otherwise wait for its timeout."""
-        for name, process in self._running:
-            if process.poll() is not None:
-                log = self.log_dir / f"{name}.log"
-                tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
-                raise RuntimeError(f"{name} exited with code {process.returncode}:\n{tail}")
-
-    def stop(self) -> None:
-        """SIGTERM to all at once, then SIGKILL to any still running after ``STOP_SECONDS``."""
-        for _name, process in self._running:
-            if process.poll() is None:
-                process.terminate()
-        for _name, process in self._running:
-            try:
-                process.wait(timeout=STOP_SECONDS)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        self._running.clear()
-
-
-@contextlib.contextmanager
-def children(log_dir: Path) -> Iterator[Children]:
-    started = Children(log_dir)
-    try:
-        yield started
-    finally:
-        started.stop()
-
-
-def _exit_on_sigterm(signum: int, _frame: FrameType | None) -> None:
-    """A SIGTERM unwinds like Ctrl-C, so the ``finally`` that stops the children runs."""
-    raise SystemExit(128 + signum)
-
-
 def consumer_env(target: Target) -> dict[str, str]:
     """The consumers' settings: this bench's databases, the fakes, quiet logs, paper trading."""
     return {
@@ -174,21 +121,7 @@ def consumer_env(target: Target) -> dict[str, str]:
     }
 
 
-def start_fakes(procs: Children, target: Target) -> None:
-    command = [sys.executable, "-m", "uvicorn", "bench.fakes:app", "--host", "127.0.0.1",
-               "--port", str(target.fake_port), "--log-level", "warning"]  # fmt: skip
-    procs.start("fakes", command, dict(os.environ))
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        procs.check()
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{target.fake_base}/twitter", timeout=1).status_code == 200:
-                return
-        time.sleep(0.2)
-    raise RuntimeError(f"the fake Desearch/Chutes server did not start on {target.fake_base}")
-
-
-def start_consumers(procs: Children, target: Target, replicas: int) -> None:
+def start_consumers(procs: Processes, target: Target, replicas: int) -> None:
     env = consumer_env(target)
     for hop, factory in FACTORIES.items():
         for replica in range(1, replicas + 1):
@@ -196,7 +129,7 @@ def start_consumers(procs: Children, target: Target, replicas: int) -> None:
             procs.start(f"{hop.value}#{replica}", command, env)
 
 
-def wait_for_consumers(redis: Redis, processes: int, procs: Children) -> None:
+def wait_for_consumers(redis: Redis, processes: int, procs: Processes) -> None:
     """Ready when every consumer process polls its group.
 
     Each process has one subscriber, whose connection does nothing but XREADGROUP until entries
@@ -205,20 +138,14 @@ def wait_for_consumers(redis: Redis, processes: int, procs: Children) -> None:
     """
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        procs.check()
-        if _polling_clients(redis) >= processes:
+        procs.require_running()
+        if polling_consumers(redis) >= processes:
             return
         time.sleep(0.2)
     raise RuntimeError("the consumers did not all start polling their groups within 120 s")
 
 
-def _polling_clients(redis: Redis) -> int:
-    db = str(redis.connection_pool.connection_kwargs.get("db", 0))
-    clients = redis.client_list()
-    return sum(1 for c in clients if c.get("db") == db and c.get("cmd") == "xreadgroup")
-
-
-def warm_up(redis: Redis, settings: Settings, run_id: str, trades: int, procs: Children) -> None:
+def warm_up(redis: Redis, settings: Settings, run_id: str, trades: int, procs: Processes) -> None:
     """A few trades through the whole pipeline first: it works (fakes, MongoDB, chain), and first
     calls (connections, the SDK's first plan) do not count in the figures."""
     requested = send(redis, settings.stream_trade_requested, trades, f"warmup-{run_id}")
@@ -283,7 +210,7 @@ def collect(
     *,
     timeout: float,
     stall: float,
-    procs: Children,
+    procs: Processes,
     quiet: bool = False,
 ) -> dict[str, Completed]:
     """Read ``stake.executed`` from its start until every trade is there, or time runs out."""
@@ -300,7 +227,7 @@ def collect(
             print(f"  {len(done)}/{len(requested)} completed after {now - started:.0f} s",
                   file=sys.stderr)  # fmt: skip
             shown = now
-        procs.check()
+        procs.require_running()
         before = len(done)
         last_id = read_completed(redis, stream, last_id, requested, done)
         if len(done) > before:
@@ -435,7 +362,7 @@ def bench_target(
 def main() -> None:
     args = parse_args()
     target = bench_target(args.fake_port)
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    signal.signal(signal.SIGTERM, exit_on_sigterm)
     settings = Settings()  # stream names, read as the consumers read them
     hops = list(topology(settings).values())
     redis = Redis.from_url(target.redis_url)
@@ -445,8 +372,8 @@ def main() -> None:
         log_dir = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
         # Stopped in reverse: the consumers finish the entries in hand (SHUTDOWN_TIMEOUT_SECONDS)
         # while the fakes still answer.
-        with children(log_dir) as fakes, children(log_dir) as procs:
-            start_fakes(fakes, target)
+        with processes(log_dir) as fakes, processes(log_dir) as procs:
+            start_fakes(fakes, target.fake_port)
             start_consumers(procs, target, args.replicas)
             wait_for_consumers(redis, len(FACTORIES) * args.replicas, procs)
             warm_up(redis, settings, run_id, len(FACTORIES) * args.replicas, procs)
