@@ -69,6 +69,10 @@ streams: ## Per stream: length, pending, lag, consumers and dead letters
 requeue: ## Put dead letters back on their streams: ID=<entry id> or ALL=1 (completed trades are skipped)
 	$(PYTHON) -m shared.streams.ops requeue $(if $(ALL),--all,--id $(ID))
 
+.PHONY: resume
+resume: ## Send on trades idle for IDLE seconds (600) whose entry was lost (Redis without persistence)
+	$(PYTHON) -m shared.streams.ops resume --idle $(or $(IDLE),600)
+
 .PHONY: bench
 bench: install services ## Cached dividends endpoint vs a bare FastAPI endpoint under wrk (prints figures)
 	REDIS_URL=redis://127.0.0.1:6379/14 MONGODB_URL=$(TEST_MONGODB_URL) MONGODB_DATABASE=bench \

@@ -1,11 +1,19 @@
-"""Operations on the pipeline's streams: what is where, and putting dead letters back.
+"""Operations on the pipeline's streams: what is where, dead letters back, stuck trades on.
 
     python -m shared.streams.ops status         # length, pending, lag, consumers, dead letters
     python -m shared.streams.ops requeue --all  # or: --id <dead-letter entry id> [--id ...]
+    python -m shared.streams.ops resume         # trades idle for --idle seconds (600)
 
 A requeued entry goes back to the stream it came from, its hop gets a fresh set of attempts, and
 its trade is in progress again. An entry whose trade already completed (executed or skipped) is
 not requeued, so a trade is never done twice; it is removed from the dead-letter stream.
+
+``resume`` is for trades whose entry is gone: a Redis restarted without persistence (or
+flushed) loses the entries in its streams, while MongoDB still holds every trade and what each
+finished hop emitted. For each trade still requested or in progress with no activity for
+``--idle`` seconds, it writes the event of the first unfinished hop again (the trade's request,
+or the previous hop's recorded output). Should the entry in fact still exist, the hop's
+idempotency absorbs the second one: a finished hop replays, a stake claim is never taken twice.
 """
 
 from __future__ import annotations
@@ -13,14 +21,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from shared.documents import HopRecord, HopState, Trade, TradeState, init_documents, mongo_client
-from shared.events import utc_now
+from shared.events import Event, TradeRequested, utc_now
+from shared.records import finish_trade
 from shared.settings import Settings
 from shared.streams.topology import Hop, topology
 
@@ -94,7 +105,7 @@ async def requeue(redis: Redis, hop: Hop, entry_ids: list[str] | None) -> list[R
 
 
 async def _reopen(trade_id: str, hop: Hop) -> None:
-    """A fresh set of attempts for the hop, and the trade in progress again."""
+    """A fresh set of attempts for the hop (if it has a record), and the trade in progress."""
     await HopRecord.get_pymongo_collection().update_one(
         {"_id": HopRecord.key(trade_id, hop.name)},
         {"$set": {"attempts": 0, "state": HopState.STARTED.value, "error": None}},
@@ -103,6 +114,60 @@ async def _reopen(trade_id: str, hop: Hop) -> None:
         {"_id": trade_id},
         {"$set": {"state": TradeState.IN_PROGRESS.value, "error": None, "updated_at": utc_now()}},
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Resumed:
+    trade_id: str
+    action: str  # "sent to <stream>", or "ended <state>" when every hop had finished
+
+
+async def resume(
+    redis: Redis, hops: list[Hop], *, idle_seconds: float, maxlen: int
+) -> list[Resumed]:
+    """Send on every trade that is not terminal and has not moved for ``idle_seconds``."""
+    cutoff = utc_now() - timedelta(seconds=idle_seconds)
+    open_states = [TradeState.REQUESTED.value, TradeState.IN_PROGRESS.value]
+    done = []
+    for trade in await Trade.find({"state": {"$in": open_states}}).to_list():
+        records = {r.hop: r for r in await HopRecord.find(HopRecord.trade_id == trade.id).to_list()}
+        if _last_activity(trade, records.values()) >= cutoff:
+            continue
+        action = await _send_on(redis, hops, trade, records, maxlen)
+        if action is not None:
+            done.append(Resumed(trade.id, action))
+    return done
+
+
+def _last_activity(trade: Trade, records: Iterable[HopRecord]) -> datetime:
+    return max([trade.updated_at, *(r.finished_at or r.started_at for r in records)])
+
+
+async def _send_on(
+    redis: Redis, hops: list[Hop], trade: Trade, records: dict[str, HopRecord], maxlen: int
+) -> str | None:
+    """Write the event of the trade's first unfinished hop; end it if every hop finished."""
+    emitted: Event = TradeRequested(
+        trade_id=trade.id,
+        trace_id=trade.trace_id,
+        netuid=trade.netuid,
+        hotkey=trade.hotkey,
+        requested_at=trade.requested_at,
+    )
+    for hop in hops:
+        record = records.get(hop.name)
+        if record is None or record.state is HopState.STARTED:
+            await _reopen(trade.id, hop)  # also dates the trade: a second resume waits again
+            data = emitted.model_dump_json().encode()
+            await redis.xadd(hop.stream, {"__data__": data}, maxlen=maxlen, approximate=True)
+            return f"sent to {hop.stream}"
+        if record.state is not HopState.FINISHED or record.output is None:
+            return None  # failed or dead-lettered: its trade's end is recorded already
+        if record.trade_state is not None:  # the hop that ended the trade
+            await finish_trade(trade.id, record.trade_state, outcome=record.output)
+            return f"ended {record.trade_state.value}"
+        emitted = hop.output_event.model_validate(record.output)
+    return None
 
 
 async def _entries(
@@ -153,6 +218,14 @@ async def _main(args: argparse.Namespace) -> None:
         mongo = mongo_client(settings.mongodb_url, settings.mongodb_timeout_seconds)
         await init_documents(mongo, settings.mongodb_database)
         try:
+            if args.command == "resume":
+                resumed = await resume(
+                    redis, hops, idle_seconds=args.idle, maxlen=settings.stream_maxlen
+                )
+                for trade in resumed:
+                    print(f"trade={trade.trade_id} {trade.action}")
+                print(f"{len(resumed)} trades resumed")
+                return
             for hop in hops:
                 for row in await requeue(redis, hop, None if args.all else args.id):
                     print(f"{row.entry_id} {row.stream} trade={row.trade_id} {row.action}")
@@ -172,6 +245,12 @@ def main() -> None:
     which = requeue_parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--all", action="store_true", help="every dead letter of every stream")
     which.add_argument("--id", action="append", help="a dead-letter entry id (repeatable)")
+    resume_parser = commands.add_parser(
+        "resume", help="send on trades whose entry was lost (e.g. with a Redis without persistence)"
+    )
+    resume_parser.add_argument(
+        "--idle", type=float, default=600, help="seconds without activity (default: 600)"
+    )
     asyncio.run(_main(parser.parse_args()))
 
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
 from typing import Any
 
 from pytest_httpserver import HTTPServer
 from redis.asyncio import Redis
 
 from consumers.sentiment_scorer.app import create_app as sentiment_scorer
-from shared.documents import Trade, TradeState
+from shared.documents import HopRecord, HopState, Trade, TradeState
+from shared.events import Event, StakeAction, StakeExecuted, utc_now
 from shared.settings import Settings
-from shared.streams.ops import requeue, status
+from shared.streams.ops import Resumed, requeue, resume, status
 from shared.streams.topology import HopName, topology
 from tests.conftest import HOTKEY
 from tests.pipeline_support import (
@@ -19,10 +22,12 @@ from tests.pipeline_support import (
     entry,
     pipeline_settings,
     running,
+    sentiment_scored,
     tweets_fetched,
     wait_for_hop,
     wait_for_terminal,
 )
+from tests.waiting import entries
 
 FAST: dict[str, Any] = {
     "stream_max_attempts": 2,
@@ -84,3 +89,117 @@ async def test_a_dead_letter_of_a_completed_trade_is_not_requeued(
         letters = await redis.xlen(hop.dead_letter_stream)
     assert row.action == "already completed"
     assert (stream_length, letters) == (0, 0)
+
+
+# --- resume: trades whose entry is gone ---
+
+LONG_AGO = timedelta(hours=1)
+
+
+async def idle_trade(trade_id: str, state: TradeState = TradeState.IN_PROGRESS) -> Trade:
+    """A trade that has not moved for an hour, as one whose entry vanished with a Redis."""
+    then = utc_now() - LONG_AGO
+    trade = Trade(
+        id=trade_id,
+        trace_id=f"trace-{trade_id}",
+        netuid=18,
+        hotkey=HOTKEY,
+        requested_by="r",
+        state=state,
+        requested_at=then,
+        updated_at=then,
+    )
+    await trade.insert()
+    return trade
+
+
+async def finished_hop(trade_id: str, hop: HopName, output: Event, **fields: Any) -> None:
+    then = utc_now() - LONG_AGO
+    await HopRecord(
+        id=HopRecord.key(trade_id, hop.value),
+        trade_id=trade_id,
+        hop=hop.value,
+        state=HopState.FINISHED,
+        attempts=1,
+        entry_id="1-0",
+        consumer="gone",
+        started_at=then,
+        finished_at=then,
+        output=output.model_dump(mode="json"),
+        **fields,
+    ).insert()
+
+
+async def resumed(settings: Settings, redis: Redis, idle_seconds: float = 600) -> list[Resumed]:
+    hops = list(topology(settings).values())
+    return await resume(redis, hops, idle_seconds=idle_seconds, maxlen=settings.stream_maxlen)
+
+
+async def written(redis: Redis, stream: str) -> list[dict[str, Any]]:
+    return [json.loads(fields[b"__data__"]) for _, fields in await entries(redis, stream)]
+
+
+async def test_a_requested_trade_whose_request_was_lost_is_requested_again(
+    settings: Settings, redis: Redis, documents: None
+) -> None:
+    trade = await idle_trade("lost-1", TradeState.REQUESTED)
+    [row] = await resumed(settings, redis)
+    [event] = await written(redis, settings.stream_trade_requested)
+    assert (row.trade_id, row.action) == ("lost-1", f"sent to {settings.stream_trade_requested}")
+    assert (event["trade_id"], event["trace_id"], event["hotkey"]) == (
+        "lost-1",
+        trade.trace_id,
+        HOTKEY,
+    )
+
+
+async def test_a_trade_lost_between_hops_gets_the_recorded_event_of_its_last_hop(
+    settings: Settings, redis: Redis, documents: None
+) -> None:
+    """The tweets were fetched and recorded; their entry vanished: they are sent on as they
+    were, not fetched again."""
+    await idle_trade("lost-2")
+    fetched = tweets_fetched("lost-2", "SN18 ships", "bullish")
+    await finished_hop("lost-2", HopName.TWEET_FETCHER, fetched)
+    [row] = await resumed(settings, redis)
+    [event] = await written(redis, settings.stream_tweets_fetched)
+    assert row.action == f"sent to {settings.stream_tweets_fetched}"
+    assert event == fetched.model_dump(mode="json")
+    assert await written(redis, settings.stream_trade_requested) == []
+
+
+async def test_a_trade_whose_every_hop_finished_is_ended_as_recorded(
+    settings: Settings, redis: Redis, documents: None
+) -> None:
+    await idle_trade("lost-3")
+    scored = sentiment_scored("lost-3", 60)
+    await finished_hop("lost-3", HopName.TWEET_FETCHER, tweets_fetched("lost-3"))
+    await finished_hop("lost-3", HopName.SENTIMENT_SCORER, scored)
+    executed = StakeExecuted(
+        **scored.lineage(), action=StakeAction.ADD, mode="paper", reason="positive", score=60
+    )
+    await finished_hop("lost-3", HopName.STAKE_EXECUTOR, executed, trade_state=TradeState.EXECUTED)
+    [row] = await resumed(settings, redis)
+    trade = await Trade.get("lost-3")
+    assert row.action == "ended executed"
+    assert trade is not None
+    assert trade.state is TradeState.EXECUTED
+    assert trade.outcome == executed.model_dump(mode="json")
+
+
+async def test_trades_that_moved_recently_or_ended_are_left_alone(
+    settings: Settings, redis: Redis, documents: None
+) -> None:
+    await Trade(id="busy-1", trace_id="t", netuid=18, hotkey=HOTKEY, requested_by="r").insert()
+    await idle_trade("ended-1", TradeState.EXECUTED)
+    assert await resumed(settings, redis) == []
+    assert await written(redis, settings.stream_trade_requested) == []
+
+
+async def test_a_resumed_trade_is_not_sent_again_by_the_next_resume(
+    settings: Settings, redis: Redis, documents: None
+) -> None:
+    await idle_trade("lost-4", TradeState.REQUESTED)
+    assert len(await resumed(settings, redis)) == 1
+    assert await resumed(settings, redis) == []
+    assert len(await written(redis, settings.stream_trade_requested)) == 1
