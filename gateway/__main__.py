@@ -47,7 +47,7 @@ def _serve(args: argparse.Namespace) -> None:
         workers=args.workers,
         loop="asyncio",
         http="httptools",
-        access_log=False,  # requests are logged by the app, with their request id
+        access_log=False,  # requests are measured by the app's metrics (gateway.middleware)
         proxy_headers=True,
         backlog=4096,
         timeout_graceful_shutdown=10,

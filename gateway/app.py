@@ -20,7 +20,7 @@ from gateway.auth import TokenVerifier
 from gateway.cache import DividendCache
 from gateway.dividends import DividendService
 from gateway.errors import install_error_handlers
-from gateway.middleware import RequestIdMiddleware, RequestMetricsMiddleware
+from gateway.middleware import RequestContextMiddleware
 from gateway.openapi import install_openapi
 from gateway.ratelimit import RateLimiter
 from gateway.state import Services
@@ -102,8 +102,7 @@ def create_app(
         '`{"error": {"code", "message", "field"}}`.',
         lifespan=lifespan,
     )
-    app.add_middleware(RequestIdMiddleware)
-    app.add_middleware(RequestMetricsMiddleware)  # outermost: times the request id work too
+    app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
     install_openapi(app)
     # The hot route first: each request is matched against the routes in this order.

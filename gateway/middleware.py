@@ -1,8 +1,9 @@
-"""Request id: taken from ``X-Request-ID`` or made up, bound to every log line, echoed back.
-Request metrics: latency by route template and status.
+"""The request's context, in one plain ASGI middleware (not ``BaseHTTPMiddleware``, which costs
+a task per request), wrapping ``send`` once:
 
-Plain ASGI middlewares (not ``BaseHTTPMiddleware``, which costs a task per request). The id is
-also the trace id a trade carries through every hop.
+- its id: taken from ``X-Request-ID`` or made up, bound to every log line, echoed back. The id
+  is also the trace id a trade carries through every hop;
+- its metrics: latency by route template and status.
 """
 
 from __future__ import annotations
@@ -21,31 +22,7 @@ HEADER = b"x-request-id"
 _ACCEPTABLE = re.compile(rb"^[A-Za-z0-9._-]{1,64}$")
 
 
-class RequestIdMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        incoming = dict(scope["headers"]).get(HEADER, b"")
-        request_id = incoming.decode() if _ACCEPTABLE.match(incoming) else uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message.setdefault("headers", []).append((HEADER, request_id.encode()))
-            await send(message)
-
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
-            await self.app(scope, receive, send_with_id)
-
-
-class RequestMetricsMiddleware:
-    """Observes each request's latency under its route template (``/api/v1/trades/{trade_id}``,
-    never the raw path, whose values are unbounded) and its status."""
-
+class RequestContextMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
@@ -55,16 +32,22 @@ class RequestMetricsMiddleware:
             return
         started = time.perf_counter()
         status = 500  # an exception escaping the app is answered 500 further out
+        incoming = dict(scope["headers"]).get(HEADER, b"")
+        request_id = incoming.decode() if _ACCEPTABLE.match(incoming) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
 
-        async def send_with_status(message: Message) -> None:
+        async def send_with_context(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                message.setdefault("headers", []).append((HEADER, request_id.encode()))
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_status)
+            with structlog.contextvars.bound_contextvars(request_id=request_id):
+                await self.app(scope, receive, send_with_context)
         finally:
-            # The router put the matched route into the scope (this same dict) on the way in.
+            # Under its route template (``/api/v1/trades/{trade_id}``), never the raw path, whose
+            # values are unbounded. The router put the matched route into this same scope dict.
             route = getattr(scope.get("route"), "path", UNMATCHED)
             REQUEST_SECONDS.labels(route, str(status)).observe(time.perf_counter() - started)

@@ -83,7 +83,8 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # Per-request access lines are our own (gateway.middleware), at debug level.
+    # No per-request access lines: each request is timed in the request metrics, and its id is
+    # bound to every line the app logs for it (gateway.middleware).
     logging.getLogger("uvicorn.access").disabled = True
 
 
