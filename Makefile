@@ -13,10 +13,6 @@ TEST_MONGODB_URL ?= mongodb://127.0.0.1:27017
 # sets REDIS_URL / MONGODB_URL.
 LOCAL_REDIS_URL ?= redis://127.0.0.1:6379/0
 LOCAL_MONGODB_URL ?= mongodb://127.0.0.1:27017
-# Recorded runtime metadata for the offline devnode (outside the repository; its tests skip
-# without it). CI checks the project out beside ../shared.
-DEVNODE_METADATA ?= $(abspath $(wildcard ../shared/chain/metadata/localnet-v15.hex))
-export DEVNODE_METADATA
 
 .PHONY: help
 help: ## List the targets
@@ -104,7 +100,6 @@ run-local: install services ## Gateway (:8000) and the three consumers here, on 
 			API_TOKENS="$${API_TOKENS:-$$(dotenv --file .env.example get API_TOKENS)}"; \
 		processes="gateway tweet-fetcher sentiment-scorer stake-executor"; \
 		if [ -z "$$BITTENSOR_NETWORK" ]; then \
-			[ -n "$$DEVNODE_METADATA" ] || { echo "No BITTENSOR_NETWORK and no DEVNODE_METADATA for the offline devnode" >&2; exit 2; }; \
 			echo "run-local: no BITTENSOR_NETWORK, the chain is the offline devnode on ws://127.0.0.1:9944"; \
 			export BITTENSOR_NETWORK=ws://127.0.0.1:9944; processes="$$processes devnode"; \
 		fi; \

@@ -13,8 +13,8 @@ from faststream import FastStream
 
 from consumers.stake_executor.app import create_app as create_stake_executor
 from gateway.app import create_app
+from offline.substrate import client_factory, seeded
 from shared.settings import Settings
-from tests.fakes.substrate import client_factory, seeded
 
 HOTKEY = "5FFApaS75bv5pJHfAp2FVLBj9ZaXuFDjEypsaBNc1wCfe52v"
 

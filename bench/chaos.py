@@ -7,10 +7,11 @@ scenario starts from empty databases and runs the three consumers as production 
 (``python -m consumers <name>``, which also recreates a group lost with Redis; the stake-executor
 is ``python -m bench.chaos_chain``, the same entry point on a fake chain that records every
 submission outside the process, see that module for the double-submission detector). Desearch
-and Chutes are the zero-latency fakes of ``make bench-pipeline`` (``bench.fakes``). Trading is
-live, with a throwaway mnemonic generated per run and caps far above the run, so every trade
-submits an extrinsic to the fake chain. Recovery is made fast (reclaim after 5 s idle, looked
-for every second, 5 attempts) so a scenario takes seconds, not minutes.
+and Chutes are the zero-latency stand-ins of ``make bench-pipeline`` (``offline.desearch``,
+``offline.chutes``). Trading is live, with a throwaway mnemonic generated per run and caps far
+above the run, so every trade submits an extrinsic to the fake chain. Recovery is made fast
+(reclaim after 5 s idle, looked for every second, 5 attempts) so a scenario takes seconds, not
+minutes.
 
 Size. 1000 trades per scenario at 10 a second, each consumer working on 8 entries at once (the
 production default), by default: on 2 CPUs a scenario takes about two minutes, the five about

@@ -40,10 +40,10 @@ from redis.asyncio import Redis
 
 from bench.apps import HOTKEY
 from consumers.stake_executor.app import create_app
+from offline.substrate import FakeCall, FakeSubstrate, client_factory
 from shared.settings import Settings
 from shared.streams.run import serve
 from shared.streams.topology import HopName, topology
-from tests.fakes.substrate import FakeCall, FakeSubstrate, client_factory
 
 LEDGER_URL_ENV = "CHAOS_LEDGER_URL"
 INCLUSION_ENV = "CHAOS_INCLUSION_SECONDS"
@@ -63,7 +63,7 @@ class LedgerSubstrate(FakeSubstrate):
         self._ledger_url = ledger_url
         self._ledger: Redis | None = None
         self._inclusion_seconds = inclusion_seconds
-        # As ``tests.fakes.substrate.seeded``: subnet 18 at a price, a dividend for the hotkey.
+        # As ``offline.substrate.seeded``: subnet 18 at a price, a dividend for the hotkey.
         self.add_subnet(0)
         self.add_subnet(NETUID, price_rao=PRICE_RAO)
         self.set_dividend(NETUID, HOTKEY, 1_000_000_000)

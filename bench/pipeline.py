@@ -4,9 +4,9 @@ Why a separate bench: ``make bench`` measures the gateway's read path; this one 
 trade costs once admitted, which is bound by the consumers, Redis and MongoDB. So everything but
 the outside world is real: each consumer is its own ``faststream run --factory`` process
 (``--replicas`` per consumer, sharing their group), on a local Redis and MongoDB; Desearch and
-Chutes are a zero-latency local server (``bench.fakes``) and the chain is the in-memory fake
-(``bench.apps:stake_executor``). (``python -m consumers <name>`` runs the same app, and only adds
-a restart when the group is lost, which never happens here.)
+Chutes are the zero-latency offline stand-ins (``offline.desearch``, ``offline.chutes``) and
+the chain is the in-memory fake (``bench.apps:stake_executor``). (``python -m consumers <name>``
+runs the same app, and only adds a restart when the group is lost, which never happens here.)
 
 Trades enter as an external producer writes them (plain JSON in ``__data__``, pipelined XADDs).
 Latency is measured by Redis's own clock: from a trade's ``trade.requested`` entry id to its
@@ -69,7 +69,8 @@ Entries = list[tuple[bytes, dict[bytes, bytes]]]
 
 @dataclass(frozen=True)
 class Target:
-    """Where the bench runs: the Redis and MongoDB databases it wipes, and the fakes' port."""
+    """Where the bench runs: the Redis and MongoDB databases it wipes, and the stand-ins' ports
+    (Desearch on ``fake_port``, Chutes on the next one)."""
 
     redis_url: str
     mongodb_url: str
@@ -77,8 +78,12 @@ class Target:
     fake_port: int
 
     @property
-    def fake_base(self) -> str:
+    def desearch_base(self) -> str:
         return f"http://127.0.0.1:{self.fake_port}"
+
+    @property
+    def chutes_base(self) -> str:
+        return f"http://127.0.0.1:{self.fake_port + 1}/v1"
 
 
 @dataclass(frozen=True)
@@ -109,9 +114,9 @@ def consumer_env(target: Target) -> dict[str, str]:
         # Replicas on one host would all ask for the same Prometheus port; metrics are still
         # recorded, only not served.
         "METRICS_PORT": "0",
-        "DESEARCH_BASE_URL": target.fake_base,
+        "DESEARCH_BASE_URL": target.desearch_base,
         "DESEARCH_API_KEY": "bench-desearch-key-0123456789",
-        "CHUTES_BASE_URL": f"{target.fake_base}/v1",
+        "CHUTES_BASE_URL": target.chutes_base,
         "CHUTES_API_KEY": "bench-chutes-key-0123456789",
         # Never live, whatever .env says; and no daily cap, so every trade plans a stake on the
         # (fake) chain instead of being skipped after the tenth.
@@ -296,7 +301,8 @@ def print_layout(replicas: int, log_dir: Path) -> None:
           f"process (logs: {log_dir}):")  # fmt: skip
     for hop, factory in FACTORIES.items():
         print(f"  {hop.value:17} x{replicas}  {factory}")
-    print("  Desearch, Chutes  x1  uvicorn bench.fakes:app (zero latency); chain: in memory")
+    print("  Desearch, Chutes  x1  python -m offline.desearch, offline.chutes (zero latency)")
+    print("  chain             in memory (offline.substrate)")
 
 
 def report(

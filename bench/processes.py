@@ -102,20 +102,26 @@ def exit_on_sigterm(signum: int, _frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
 
 
-def start_fakes(procs: Processes, port: int) -> str:
-    """The zero-latency Desearch and Chutes (``bench.fakes``) on ``port``; their base URL."""
-    base = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "uvicorn", "bench.fakes:app", "--host", "127.0.0.1",
-               "--port", str(port), "--log-level", "warning"]  # fmt: skip
-    procs.start("fakes", command, dict(os.environ))
+def start_fakes(procs: Processes, port: int) -> None:
+    """The zero-latency Desearch (on ``port``) and Chutes (on ``port + 1``) stand-ins, ready."""
+    servers = {"desearch": (port, "/twitter?query=q"), "chutes": (port + 1, "/v1/models")}
+    for name, (server_port, _probe) in servers.items():
+        command = [sys.executable, "-m", f"offline.{name}", "--port", str(server_port)]
+        procs.start(name, command, {**os.environ, "LOG_LEVEL": "WARNING"})
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        procs.require_running()
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{base}/twitter", timeout=1).status_code == 200:
-                return base
-        time.sleep(0.2)
-    raise RuntimeError(f"the fake Desearch/Chutes server did not start on {base}")
+    for name, (server_port, probe) in servers.items():
+        url = f"http://127.0.0.1:{server_port}{probe}"
+        while not _answers(url, headers={"Authorization": "Bearer bench"}):
+            procs.require_running()
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the offline {name} did not start on port {server_port}")
+            time.sleep(0.2)
+
+
+def _answers(url: str, headers: dict[str, str]) -> bool:
+    with contextlib.suppress(httpx.HTTPError):
+        return httpx.get(url, headers=headers, timeout=1).status_code == 200
+    return False
 
 
 def polling_consumers(redis: Redis) -> int:

@@ -10,10 +10,10 @@ import pytest
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
+from offline.substrate import FakeSubstrate, seeded
 from shared.documents import init_documents, mongo_client
 from shared.settings import Settings
 from tests import servers
-from tests.fakes.substrate import FakeSubstrate, seeded
 
 HOTKEY = "5FFApaS75bv5pJHfAp2FVLBj9ZaXuFDjEypsaBNc1wCfe52v"
 OTHER_HOTKEY = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY"

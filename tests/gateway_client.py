@@ -11,8 +11,8 @@ from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
 from gateway.app import create_app
+from offline.substrate import FakeSubstrate, client_factory
 from shared.settings import Settings
-from tests.fakes.substrate import FakeSubstrate, client_factory
 
 
 class _WithState:

@@ -16,11 +16,11 @@ from redis.typing import EncodableT, FieldT
 from consumers.sentiment_scorer.app import create_app as sentiment_scorer
 from consumers.stake_executor.app import create_app as stake_executor
 from consumers.tweet_fetcher.app import create_app as tweet_fetcher
+from offline.substrate import FakeSubstrate, client_factory
 from shared.documents import TERMINAL_STATES, HopRecord, HopState, Trade
 from shared.events import Event, SentimentScored, TradeRequested, Tweet, TweetsFetched
 from shared.settings import Settings
 from tests.conftest import HOTKEY
-from tests.fakes.substrate import FakeSubstrate, client_factory
 from tests.waiting import eventually
 
 DESEARCH_KEY = "test-desearch-key-0123456789"
@@ -68,30 +68,6 @@ def tweets_fetched(trade_id: str, *texts: str) -> TweetsFetched:
 def sentiment_scored(trade_id: str, score: int | None) -> SentimentScored:
     lineage = trade_requested(trade_id).lineage()
     return SentimentScored(**lineage, score=score, scorer="vader", tweet_count=2)
-
-
-def tweets_json(*texts: str) -> list[dict[str, Any]]:
-    """A Desearch /twitter answer with one tweet per text."""
-    return [
-        {
-            "id": str(1000 + i),
-            "text": text,
-            "url": f"https://x.com/someone/status/{1000 + i}",
-            "created_at": "Thu Feb 20 10:51:44 +0000 2025",
-            "like_count": 3,
-            "retweet_count": 1,
-            "user": {"id": "7", "username": "someone", "name": "Some One"},
-        }
-        for i, text in enumerate(texts)
-    ]
-
-
-def completion(content: str) -> dict[str, Any]:
-    """A Chutes (OpenAI-compatible) chat completion answering ``content``."""
-    return {
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}}],
-        "usage": {"prompt_tokens": 50, "completion_tokens": 5, "total_tokens": 55},
-    }
 
 
 @contextlib.asynccontextmanager

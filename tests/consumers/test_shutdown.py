@@ -11,6 +11,7 @@ from pytest_httpserver import HTTPServer
 from redis.asyncio import Redis
 from werkzeug import Request, Response
 
+from offline.desearch import tweets_answer
 from shared.documents import HopRecord
 from shared.settings import Settings
 from tests.pipeline_support import (
@@ -19,7 +20,6 @@ from tests.pipeline_support import (
     entry,
     process_env,
     trade_requested,
-    tweets_json,
     wait_for_hop,
 )
 from tests.waiting import eventually
@@ -27,7 +27,7 @@ from tests.waiting import eventually
 
 def slow_tweets(_request: Request) -> Response:
     time.sleep(1.5)  # the search is still running when SIGTERM arrives
-    return Response(json.dumps(tweets_json("SN18")), mimetype="application/json")
+    return Response(json.dumps(tweets_answer("SN18")), mimetype="application/json")
 
 
 async def test_sigterm_lets_the_entry_in_hand_finish_then_exits(

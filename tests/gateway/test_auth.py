@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from offline.substrate import ROOT_DIVIDENDS, FakeSubstrate
 from shared.settings import Settings
 from tests.conftest import HOTKEY, OLD_READ_TOKEN, READ_TOKEN, TRADE_TOKEN
-from tests.fakes.substrate import ROOT_DIVIDENDS, FakeSubstrate
 from tests.gateway_client import running_gateway
 
 URL = "/api/v1/tao_dividends"

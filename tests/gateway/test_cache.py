@@ -9,9 +9,9 @@ from typing import Any
 import bittensor
 import httpx
 
+from offline.substrate import ROOT_DIVIDENDS, FakeSubstrate
 from shared.settings import Settings
 from tests.conftest import HOTKEY, READ_TOKEN
-from tests.fakes.substrate import ROOT_DIVIDENDS, FakeSubstrate
 from tests.gateway_client import running_gateway
 from tests.servers import disposable_redis
 

@@ -7,9 +7,9 @@ from typing import Any
 import httpx
 import pytest
 
+from offline.substrate import OLD_TAO_DIVIDENDS, ROOT_DIVIDENDS, FakeSubstrate
 from shared.settings import Settings
 from tests.conftest import HOTKEY, OTHER_HOTKEY, READ_TOKEN
-from tests.fakes.substrate import OLD_TAO_DIVIDENDS, ROOT_DIVIDENDS, FakeSubstrate
 from tests.gateway_client import running_gateway
 
 AUTH = {"Authorization": f"Bearer {READ_TOKEN}"}

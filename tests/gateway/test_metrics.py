@@ -15,10 +15,10 @@ import bittensor
 import httpx
 from redis.asyncio import Redis
 
+from offline.substrate import FakeSubstrate
 from shared.settings import Settings
 from shared.streams.topology import HopName, topology
 from tests.conftest import HOTKEY, READ_TOKEN
-from tests.fakes.substrate import FakeSubstrate
 from tests.gateway_client import running_gateway
 from tests.metrics_support import Samples
 from tests.servers import disposable_redis

@@ -8,11 +8,11 @@ from typing import Any
 from faststream.redis.parser import BinaryMessageFormatV1
 from redis.asyncio import Redis
 
+from offline.substrate import FakeSubstrate
 from shared.documents import Trade, TradeState
 from shared.events import TradeRequested
 from shared.settings import Settings
 from tests.conftest import HOTKEY, OTHER_HOTKEY, TRADE_TOKEN
-from tests.fakes.substrate import FakeSubstrate
 from tests.gateway_client import running_gateway
 from tests.waiting import entries
 

@@ -12,16 +12,16 @@ from bittensor.sp_core import Keypair
 from pytest_httpserver import HTTPServer
 from redis.asyncio import Redis
 
+from offline.chutes import completion
+from offline.desearch import tweets_answer
+from offline.substrate import FakeSubstrate
 from shared.settings import Settings
 from shared.streams.topology import HopName, topology
 from tests.conftest import HOTKEY
-from tests.fakes.substrate import FakeSubstrate
 from tests.metrics_support import Samples
 from tests.pipeline_support import (
-    completion,
     pipeline_settings,
     running_pipeline,
-    tweets_json,
     wait_for_terminal,
 )
 from tests.waiting import eventually
@@ -31,7 +31,7 @@ HOPS = "taodiv_hop_duration_seconds_count"
 
 
 def serve(httpserver: HTTPServer, reply: str) -> None:
-    httpserver.expect_request("/twitter", method="GET").respond_with_json(tweets_json("SN18"))
+    httpserver.expect_request("/twitter", method="GET").respond_with_json(tweets_answer("SN18"))
     httpserver.expect_request("/v1/chat/completions", method="POST").respond_with_json(
         completion(reply)
     )

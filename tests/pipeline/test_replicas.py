@@ -2,14 +2,12 @@
 
 Six real consumer processes (``python -m consumers <name>``, two per hop, as compose runs them
 with ``*_REPLICAS=2``) trade live on the offline devnode, all signing with one coldkey; Desearch
-and Chutes are HTTP fakes on 127.0.0.1. Needs the devnode's recorded metadata
-(``DEVNODE_METADATA``); skipped without it.
+and Chutes are HTTP fakes on 127.0.0.1.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,20 +16,19 @@ import pytest
 from pytest_httpserver import HTTPServer
 from redis.asyncio import Redis
 
+from offline.chutes import completion
+from offline.desearch import tweets_answer
+from offline.devnode.node import DevNode
 from shared.documents import TERMINAL_STATES, HopRecord, StakeClaim, Trade, TradeState
 from shared.settings import Settings
 from shared.streams.topology import HopName
-from tests.devnode.metadata import METADATA_ENV
-from tests.devnode.node import DevNode
 from tests.pipeline_support import (
     CHUTES_KEY,
     DESEARCH_KEY,
-    completion,
     consumer_processes,
     entry,
     process_env,
     trade_requested,
-    tweets_json,
 )
 from tests.waiting import eventually
 
@@ -41,8 +38,6 @@ REPLICAS = 2
 
 @pytest.fixture
 async def node() -> AsyncIterator[DevNode]:
-    if not os.environ.get(METADATA_ENV):
-        pytest.skip(f"{METADATA_ENV} is not set: the devnode needs the recorded runtime metadata")
     devnode = DevNode()
     async with devnode:
         yield devnode
@@ -66,7 +61,7 @@ async def test_two_replicas_of_each_consumer_share_the_trades_and_do_each_once(
     documents: None,
     tmp_path: Path,
 ) -> None:
-    httpserver.expect_request("/twitter").respond_with_json(tweets_json("SN18 ships", "bullish"))
+    httpserver.expect_request("/twitter").respond_with_json(tweets_answer("SN18 ships", "bullish"))
     httpserver.expect_request("/v1/chat/completions").respond_with_json(completion('{"score": 60}'))
     env = process_env(
         settings,

@@ -16,15 +16,15 @@ from bittensor.sp_core import Keypair
 from pytest_httpserver import HTTPServer
 from redis.asyncio import Redis
 
+from offline.chutes import completion
+from offline.desearch import tweets_answer
+from offline.substrate import FakeSubstrate
 from shared.settings import Settings
 from tests.conftest import HOTKEY, TRADE_TOKEN
-from tests.fakes.substrate import FakeSubstrate
 from tests.gateway_client import running_gateway
 from tests.pipeline_support import (
-    completion,
     pipeline_settings,
     running_pipeline,
-    tweets_json,
     wait_for_terminal,
 )
 
@@ -75,7 +75,9 @@ async def test_positive_sentiment_adds_the_configured_stake_in_live_mode(
     settings: Settings, substrate: FakeSubstrate, httpserver: HTTPServer
 ) -> None:
     """Score +80 in live mode: exactly one add_stake of 1 TAO to the hotkey on netuid 18."""
-    serve(httpserver, tweets=tweets_json("SN18 is great", "love subnet 18"), reply='{"score": 80}')
+    serve(
+        httpserver, tweets=tweets_answer("SN18 is great", "love subnet 18"), reply='{"score": 80}'
+    )
     settings = pipeline_settings(
         settings, httpserver, trading_mode="live", wallet_mnemonic=MNEMONIC
     )
@@ -110,7 +112,7 @@ async def test_negative_sentiment_removes_the_alpha_equivalent(
     settings: Settings, substrate: FakeSubstrate, httpserver: HTTPServer
 ) -> None:
     """Score -60: remove_stake of the alpha worth 1 TAO at the subnet's price (2 TAO/alpha)."""
-    serve(httpserver, tweets=tweets_json("SN18 is a rug"), reply='{"score": -60}')
+    serve(httpserver, tweets=tweets_answer("SN18 is a rug"), reply='{"score": -60}')
     settings = pipeline_settings(
         settings, httpserver, trading_mode="live", wallet_mnemonic=MNEMONIC
     )
@@ -127,7 +129,7 @@ async def test_neutral_sentiment_is_skipped(
     settings: Settings, substrate: FakeSubstrate, httpserver: HTTPServer
 ) -> None:
     """|score| under the neutral threshold: no stake, the trade ends skipped with the reason."""
-    serve(httpserver, tweets=tweets_json("SN18 exists"), reply='{"score": 3}')
+    serve(httpserver, tweets=tweets_answer("SN18 exists"), reply='{"score": 3}')
     timeline = await run_trade(pipeline_settings(settings, httpserver), substrate)
 
     assert timeline["state"] == "skipped"
@@ -139,7 +141,7 @@ async def test_paper_mode_plans_and_never_submits(
     settings: Settings, substrate: FakeSubstrate, httpserver: HTTPServer
 ) -> None:
     """The default mode runs the SDK's dry run: a planned stake with a fee, nothing submitted."""
-    serve(httpserver, tweets=tweets_json("SN18 to the moon"), reply='{"score": 90}')
+    serve(httpserver, tweets=tweets_answer("SN18 to the moon"), reply='{"score": 90}')
     timeline = await run_trade(pipeline_settings(settings, httpserver), substrate)
 
     assert timeline["state"] == "executed"
@@ -158,7 +160,7 @@ async def test_an_unreadable_score_leads_to_no_trade(
     settings: Settings, substrate: FakeSubstrate, httpserver: HTTPServer, reply: str
 ) -> None:
     """No score is not a score of 0: the trade is skipped and the reason recorded."""
-    serve(httpserver, tweets=tweets_json("SN18 news"), reply=reply)
+    serve(httpserver, tweets=tweets_answer("SN18 news"), reply=reply)
     settings = pipeline_settings(
         settings, httpserver, trading_mode="live", wallet_mnemonic=MNEMONIC
     )
@@ -177,7 +179,7 @@ async def test_desearch_failing_once_is_retried_and_the_trade_completes(
 ) -> None:
     """Desearch answering 500 then 200: the search is retried and the trade completes."""
     httpserver.expect_ordered_request("/twitter").respond_with_data("boom", status=500)
-    serve(httpserver, tweets=tweets_json("SN18 rocks"), reply='{"score": 50}')
+    serve(httpserver, tweets=tweets_answer("SN18 rocks"), reply='{"score": 50}')
     timeline = await run_trade(pipeline_settings(settings, httpserver), substrate)
 
     assert timeline["state"] == "executed"
@@ -203,7 +205,7 @@ async def test_a_raw_xadd_as_the_readme_shows_drives_a_trade_to_completion(
     settings: Settings, substrate: FakeSubstrate, httpserver: HTTPServer, redis: Redis
 ) -> None:
     """The README's redis-cli line (plain JSON in field __data__) is a complete trade request."""
-    serve(httpserver, tweets=tweets_json("SN18 is great"), reply='{"score": 40}')
+    serve(httpserver, tweets=tweets_answer("SN18 is great"), reply='{"score": 40}')
     settings = pipeline_settings(settings, httpserver)
     stream, field, data = readme_xadd()
     async with running_pipeline(settings, substrate):

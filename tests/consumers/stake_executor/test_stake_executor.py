@@ -9,10 +9,10 @@ from bittensor.sp_core import Keypair
 from redis.asyncio import Redis
 
 from consumers.stake_executor.app import create_app
+from offline.substrate import FakeSubstrate, client_factory
 from shared.documents import ClaimState, HopRecord, HopState, StakeClaim, TradeState
 from shared.events import StakeAction, StakeExecuted, utc_now
 from shared.settings import Settings
-from tests.fakes.substrate import FakeSubstrate, client_factory
 from tests.pipeline_support import (
     FAST_RECLAIM,
     entry,

@@ -5,16 +5,16 @@ from __future__ import annotations
 import bittensor
 import pytest
 
-from shared.chain import ChainClient, DividendReader, Unit
-from shared.errors import ChainUnavailable, DividendItemMissing, NotFound
-from tests.conftest import HOTKEY, OTHER_HOTKEY
-from tests.fakes.substrate import (
+from offline.substrate import (
     OLD_TAO_DIVIDENDS,
     ROOT_DIVIDENDS,
     FakeSubstrate,
     client_factory,
     seeded,
 )
+from shared.chain import ChainClient, DividendReader, Unit
+from shared.errors import ChainUnavailable, DividendItemMissing, NotFound
+from tests.conftest import HOTKEY, OTHER_HOTKEY
 
 
 def reader_for(substrate: FakeSubstrate) -> DividendReader:

@@ -9,9 +9,10 @@ from pytest_httpserver import HTTPServer
 from redis.asyncio import Redis
 
 from consumers.tweet_fetcher.app import create_app
+from offline.desearch import tweets_answer
 from shared.settings import Settings
 from tests.conftest import HOTKEY
-from tests.pipeline_support import pipeline_settings, running, tweets_json, wait_for_hop
+from tests.pipeline_support import pipeline_settings, running, wait_for_hop
 from tests.waiting import entries, eventually, pending_count
 
 VALID = {"schema_version": 1, "trade_id": "ok-1", "trace_id": "t", "netuid": 18, "hotkey": HOTKEY}
@@ -42,7 +43,7 @@ async def test_a_malformed_entry_goes_to_the_dead_letter_stream_on_first_deliver
     settings: Settings, redis: Redis, httpserver: HTTPServer, data: bytes, reason: str
 ) -> None:
     """The entry lands in <stream>.dlq with its id and the error; the next valid one still runs."""
-    httpserver.expect_request("/twitter").respond_with_json(tweets_json("SN18"))
+    httpserver.expect_request("/twitter").respond_with_json(tweets_answer("SN18"))
     settings = pipeline_settings(settings, httpserver)
     async with running(create_app(settings)):
         bad_id = await redis.xadd(settings.stream_trade_requested, {"__data__": data})

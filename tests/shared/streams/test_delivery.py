@@ -12,6 +12,7 @@ from redis.exceptions import ResponseError
 
 from consumers.sentiment_scorer.app import create_app as sentiment_scorer
 from consumers.tweet_fetcher.app import create_app as tweet_fetcher
+from offline.desearch import tweets_answer
 from shared.documents import HopRecord, HopState, init_documents, mongo_client
 from shared.settings import Settings
 from shared.streams.run import serve
@@ -23,7 +24,6 @@ from tests.pipeline_support import (
     running,
     trade_requested,
     tweets_fetched,
-    tweets_json,
     wait_for_hop,
     wait_for_terminal,
 )
@@ -77,7 +77,7 @@ async def test_an_entry_left_pending_by_a_crashed_consumer_is_reclaimed(
     settings: Settings, redis: Redis, httpserver: HTTPServer
 ) -> None:
     """An entry read by a consumer that died before acknowledging it is taken over and done."""
-    httpserver.expect_request("/twitter").respond_with_json(tweets_json("SN18"))
+    httpserver.expect_request("/twitter").respond_with_json(tweets_answer("SN18"))
     settings = pipeline_settings(settings, httpserver, **FAST_RECLAIM)
     hop = topology(settings)[HopName.TWEET_FETCHER]
     await redis.xgroup_create(hop.stream, hop.group, id="0", mkstream=True)
@@ -94,7 +94,7 @@ async def test_a_lost_consumer_group_is_recreated_and_consumption_goes_on(
     settings: Settings, redis: Redis, httpserver: HTTPServer
 ) -> None:
     """Redis flushed under a running consumer: the group comes back and new entries are done."""
-    httpserver.expect_request("/twitter").respond_with_json(tweets_json("SN18"))
+    httpserver.expect_request("/twitter").respond_with_json(tweets_answer("SN18"))
     settings = pipeline_settings(settings, httpserver, **FAST_RECLAIM)
     hop = topology(settings)[HopName.TWEET_FETCHER]
     consumer = asyncio.create_task(serve(lambda: tweet_fetcher(settings), settings.redis_url, hop))
@@ -117,7 +117,7 @@ async def test_entries_wait_for_mongodb_and_complete_once_it_is_back(
     settings: Settings, redis: Redis, httpserver: HTTPServer, tmp_path: Path
 ) -> None:
     """MongoDB down: entries stay pending without using up attempts, then complete; none lost."""
-    httpserver.expect_request("/twitter").respond_with_json(tweets_json("SN18"))
+    httpserver.expect_request("/twitter").respond_with_json(tweets_answer("SN18"))
     with disposable_mongo(tmp_path) as mongo:
         settings = pipeline_settings(
             settings,

@@ -10,6 +10,7 @@ from pytest_httpserver import HTTPServer
 from redis.asyncio import Redis
 
 from consumers.sentiment_scorer.app import create_app as sentiment_scorer
+from offline.chutes import completion
 from shared.documents import HopRecord, HopState, Trade, TradeState
 from shared.events import Event, StakeAction, StakeExecuted, utc_now
 from shared.settings import Settings
@@ -18,7 +19,6 @@ from shared.streams.topology import HopName, topology
 from tests.conftest import HOTKEY
 from tests.pipeline_support import (
     FAST_RECLAIM,
-    completion,
     entry,
     pipeline_settings,
     running,

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from hashlib import blake2b
 from typing import Any
 
-from tests.devnode.metadata import Runtime
-from tests.devnode.state import ChainState
-from tests.devnode.storage import StorageView, render_block_items, render_state
+from offline.devnode.metadata import Runtime
+from offline.devnode.state import ChainState
+from offline.devnode.storage import StorageView, render_block_items, render_state
 
 ZERO_HASH = "0x" + "00" * 32
 

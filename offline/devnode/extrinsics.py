@@ -28,9 +28,9 @@ from typing import Any
 
 from bittensor.sp_core import Keypair
 
-from tests.devnode.blocks import Block, Chain
-from tests.devnode.metadata import Runtime
-from tests.devnode.state import RAO_PER_UNIT, ChainState
+from offline.devnode.blocks import Block, Chain
+from offline.devnode.metadata import Runtime
+from offline.devnode.state import RAO_PER_UNIT, ChainState
 
 SUBTENSOR = "SubtensorModule"
 # The weight reported for every call: a plausible constant, the same in fees and events.

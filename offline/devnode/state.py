@@ -8,7 +8,7 @@ Every block owns one ``ChainState`` and never changes it after sealing: a block 
 something starts from a ``copy()`` of its parent's state. Reads at an old block hash therefore
 see that block's state, as on a real node.
 
-The fixture (``fixture.json`` next to this file by default) is readable JSON: subnets with their
+The fixture (``data/fixture.json`` by default) is readable JSON: subnets with their
 alpha price and token symbol, root dividends per (netuid, hotkey), free balances per coldkey,
 and stakes per (hotkey, coldkey, netuid). Accounts may carry a mnemonic: the fixture's are
 throwaway development keys, and say so.
@@ -25,7 +25,7 @@ from bittensor.sp_core import Keypair, ss58_decode
 
 RAO_PER_UNIT = 1_000_000_000
 ROOT_NETUID = 0
-DEFAULT_FIXTURE = Path(__file__).with_name("fixture.json")
+DEFAULT_FIXTURE = Path(__file__).with_name("data") / "fixture.json"
 
 
 @dataclass

@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import itertools
 import json
-import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -29,15 +28,16 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from tests.devnode.blocks import Block
-from tests.devnode.extrinsics import TransactionRejected
-from tests.devnode.faults import Faults
-from tests.devnode.runtime_api import RuntimeApiUnavailable, state_call
+from offline.devnode.blocks import Block
+from offline.devnode.extrinsics import TransactionRejected
+from offline.devnode.faults import Faults
+from offline.devnode.runtime_api import RuntimeApiUnavailable, state_call
+from shared.logging import get_logger
 
 if TYPE_CHECKING:
-    from tests.devnode.node import DevNode
+    from offline.devnode.node import DevNode
 
-log = logging.getLogger("devnode.rpc")
+log = get_logger("devnode.rpc")
 
 MAX_KEYS_PAGE = 1000
 ADMIN_PREFIX = "devnode_"
@@ -247,7 +247,7 @@ class RpcServer:
         if not method.startswith(ADMIN_PREFIX):
             fault = self.node.faults.on_request(method)
             if fault.drop:
-                log.info("fault: dropping the connection on %s", method)
+                log.info("fault.drop_connection", method=method)
                 connection.drop()
                 return None, None
             if fault.delay_s:
@@ -255,7 +255,9 @@ class RpcServer:
             if fault.error is not None:
                 code, message = fault.error
                 return _error(request_id, RpcError(code, message)), None
-        log.debug("request %s %s", method, _param(params, 0) if method == "state_call" else "")
+        log.debug(
+            "rpc.request", method=method, call=_param(params, 0) if method == "state_call" else None
+        )
         handler = self.methods.get(method)
         if handler is None:
             return _error(request_id, RpcError(-32601, f"Method not found: {method}")), None
@@ -269,7 +271,7 @@ class RpcServer:
         except (IndexError, KeyError, TypeError, ValueError) as error:
             return _error(request_id, RpcError(-32602, f"Invalid params: {error}")), None
         except Exception as error:
-            log.exception("%s failed", method)
+            log.exception("rpc.failed", method=method)
             return _error(request_id, RpcError(-32603, f"Internal error: {error}")), None
         if isinstance(result, Subscribed):
             return _result(request_id, result.subscription_id), result.follow_up
@@ -407,7 +409,7 @@ class RpcServer:
             try:
                 inclusion = await asyncio.shield(entry.included)
             except TransactionRejected as dropped:
-                log.info("transaction %s dropped: %s", entry.tx.hash, dropped.reason)
+                log.info("pool.dropped", hash=entry.tx.hash, problem=dropped.reason)
                 update("dropped")
                 return
             update({"inBlock": inclusion.block.hash})

@@ -10,10 +10,10 @@ from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from consumers.stake_executor.app import create_app as stake_executor
+from offline.devnode.faults import FOREVER, Faults
+from offline.devnode.node import DevNode
 from shared.settings import Settings
 from tests.conftest import HOTKEY, READ_TOKEN
-from tests.devnode.faults import FOREVER, Faults
-from tests.devnode.node import DevNode
 from tests.gateway_client import running_gateway
 from tests.pipeline_support import (
     FAST_RECLAIM,

@@ -26,10 +26,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tests.devnode.blocks import Block
-from tests.devnode.extrinsics import CALL_WEIGHT
-from tests.devnode.metadata import Runtime
-from tests.devnode.state import RAO_PER_UNIT, ChainState
+from offline.devnode.blocks import Block
+from offline.devnode.extrinsics import CALL_WEIGHT
+from offline.devnode.metadata import Runtime
+from offline.devnode.state import RAO_PER_UNIT, ChainState
 
 METADATA_VERSION = 15
 

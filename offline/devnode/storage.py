@@ -20,8 +20,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from tests.devnode.metadata import Runtime
-from tests.devnode.state import ChainState
+from offline.devnode.metadata import Runtime
+from offline.devnode.state import ChainState
 
 # AccountData.flags with the "new logic" bit set, as every account on a current runtime has.
 ACCOUNT_FLAGS_NEW_LOGIC = 1 << 127

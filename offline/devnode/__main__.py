@@ -1,26 +1,28 @@
-"""Run the devnode as a process: ``python -m tests.devnode --port 9944``.
+"""Run the devnode as a process: ``python -m offline.devnode --port 9944``.
 
-Reads the metadata file named by ``DEVNODE_METADATA`` (or ``--metadata``), logs to stderr, and
-stops cleanly on SIGINT or SIGTERM.
+Serves the committed metadata (or the file named by ``DEVNODE_METADATA`` or ``--metadata``),
+logs as every process of the service does (``shared.logging``), and stops cleanly on SIGINT or
+SIGTERM.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import signal
 import sys
 
-from tests.devnode.faults import Faults
-from tests.devnode.metadata import MetadataUnavailable
-from tests.devnode.node import DEFAULT_BLOCK_MS, DevNode
-from tests.devnode.state import DEFAULT_FIXTURE, FixtureError
+from offline.devnode.faults import Faults
+from offline.devnode.metadata import MetadataUnavailable
+from offline.devnode.node import DEFAULT_BLOCK_MS, DevNode
+from offline.devnode.state import DEFAULT_FIXTURE, FixtureError
+from shared.logging import configure_logging, get_logger
+from shared.settings import Settings
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m tests.devnode",
+        prog="python -m offline.devnode",
         description="An offline Substrate JSON-RPC node serving recorded subtensor metadata.",
     )
     parser.add_argument("--host", default="127.0.0.1")
@@ -32,9 +34,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="a block every N ms (0: only when a transaction arrives)",
     )
     parser.add_argument("--fixture", default=str(DEFAULT_FIXTURE), help="genesis state (JSON)")
-    parser.add_argument("--metadata", default=None, help="metadata hex file ($DEVNODE_METADATA)")
+    parser.add_argument(
+        "--metadata",
+        default=None,
+        help="metadata hex file (default: $DEVNODE_METADATA, else data/localnet-v15.hex)",
+    )
     parser.add_argument("--latency-ms", type=int, default=0, help="inject latency on every RPC")
-    parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
 
 
@@ -57,15 +62,12 @@ async def run(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
     try:
         asyncio.run(run(args))
     except (MetadataUnavailable, FixtureError, OSError) as error:
-        logging.getLogger("devnode").error("%s", error)
+        get_logger("devnode").error("devnode.failed", error=str(error))
         return 2
     return 0
 

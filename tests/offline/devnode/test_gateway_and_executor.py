@@ -16,13 +16,13 @@ import pytest
 from pydantic import SecretStr
 
 from consumers.stake_executor.executor import PAPER_DEFAULT_ADDRESS, StakeExecutor
+from offline.devnode.faults import Faults
+from offline.devnode.node import DevNode
+from offline.devnode.state import RAO_PER_UNIT
 from shared.chain import ChainClient, DividendReader, Unit
 from shared.errors import ChainUnavailable, NotFound
 from shared.events import StakeAction
 from shared.settings import Settings, TradingMode
-from tests.devnode.faults import Faults
-from tests.devnode.node import DevNode
-from tests.devnode.state import RAO_PER_UNIT
 
 HOTKEY = "5FFApaS75bv5pJHfAp2FVLBj9ZaXuFDjEypsaBNc1wCfe52v"
 UNKNOWN_HOTKEY = "5DAAnrj7VHTznn2AWBemMuyBwZWs6FNFjdyVXUeYum3PTXFy"

@@ -13,7 +13,7 @@ In tests::
         ...
         node.state.free(address)  # the head's state, for assertions
 
-As a process: ``python -m tests.devnode --port 9944`` (see ``__main__.py``).
+As a process: ``python -m offline.devnode --port 9944`` (see ``__main__.py``).
 
 Admin changes (``set_balance``, ``set_alpha_price``, ``set_root_dividend``) are made in a new
 block of their own, so reads pinned to an earlier block keep seeing the earlier values.
@@ -23,15 +23,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from tests.devnode.blocks import Block, Chain
-from tests.devnode.extrinsics import (
+from offline.devnode.blocks import Block, Chain
+from offline.devnode.extrinsics import (
     SUBTENSOR,
     Transaction,
     TransactionRejected,
@@ -40,10 +39,10 @@ from tests.devnode.extrinsics import (
     decode_transaction,
     timestamp_inherent,
 )
-from tests.devnode.faults import FaultInjector, Faults
-from tests.devnode.metadata import Runtime, load_runtime
-from tests.devnode.server import RpcServer
-from tests.devnode.state import (
+from offline.devnode.faults import FaultInjector, Faults
+from offline.devnode.metadata import Runtime, load_runtime
+from offline.devnode.server import RpcServer
+from offline.devnode.state import (
     DEFAULT_FIXTURE,
     ChainState,
     Fixture,
@@ -51,8 +50,9 @@ from tests.devnode.state import (
     Subnet,
     load_fixture,
 )
+from shared.logging import get_logger
 
-log = logging.getLogger("devnode")
+log = get_logger("devnode")
 
 DEFAULT_BLOCK_MS = 250
 
@@ -86,8 +86,8 @@ class DevNode:
         faults: Faults | None = None,
         keep_blocks: int = 4096,
     ) -> None:
-        """``metadata`` defaults to the file named by ``DEVNODE_METADATA``, ``fixture`` to
-        ``tests/devnode/fixture.json``; ``port=0`` picks a free port."""
+        """``metadata`` defaults to ``DEVNODE_METADATA``, else the committed recording;
+        ``fixture`` to ``offline/devnode/data/fixture.json``; ``port=0`` picks a free port."""
         self.runtime = metadata if isinstance(metadata, Runtime) else load_runtime(metadata)
         self.fixture = (
             fixture if isinstance(fixture, Fixture) else load_fixture(fixture or DEFAULT_FIXTURE)
@@ -124,11 +124,11 @@ class DevNode:
         self.port = await self._server.start(self.host, self.port)
         self._producer = asyncio.create_task(self._produce_forever(), name="devnode-blocks")
         log.info(
-            "devnode listening on %s (spec %s, genesis %s, block every %s ms)",
-            self.url,
-            self.runtime.spec_version,
-            self.chain.genesis.hash,
-            self.block_ms or "-",
+            "devnode.listening",
+            url=self.url,
+            spec_version=self.runtime.spec_version,
+            genesis=self.chain.genesis.hash,
+            block_ms=self.block_ms,
         )
         return self.url
 
@@ -142,7 +142,7 @@ class DevNode:
         for entry in self.pool:
             entry.included.cancel()
         self.pool.clear()
-        log.info("devnode stopped at block %s", self.chain.head.number)
+        log.info("devnode.stopped", block=self.chain.head.number)
 
     async def __aenter__(self) -> str:
         return await self.start()
@@ -195,7 +195,7 @@ class DevNode:
         entry = PoolEntry(tx, asyncio.get_running_loop().create_future())
         self.pool.append(entry)
         self.accepted.append(tx)
-        log.info("pool: %s from %s nonce %s (%s)", tx.call_name, tx.signer, tx.nonce, tx.hash)
+        log.info("pool.accepted", call=tx.call_name, signer=tx.signer, nonce=tx.nonce, hash=tx.hash)
         self._wake.set()
         return entry
 
@@ -230,21 +230,21 @@ class DevNode:
             block = self.chain.seal(state, extrinsics, events, timestamp_ms)
         for entry, index, success, error in included:
             log.info(
-                "block #%s: %s %s%s",
-                block.number,
-                entry.tx.call_name,
-                "ok" if success else "failed",
-                f" ({error})" if error else "",
+                "block.extrinsic",
+                block=block.number,
+                call=entry.tx.call_name,
+                success=success,
+                error=error,
             )
             if not entry.included.done():
                 entry.included.set_result(Inclusion(block, index, success, error))
         for entry, problem in dropped:
-            log.info("pool: dropped %s: %s", entry.tx.hash, problem)
+            log.info("pool.dropped", hash=entry.tx.hash, problem=problem)
             if not entry.included.done():
                 entry.included.set_exception(TransactionRejected(problem))
         for listener in list(self._listeners):
             listener(block)
-        log.debug("sealed #%s %s", block.number, block.hash)
+        log.debug("block.sealed", block=block.number, hash=block.hash)
         return block
 
     async def _produce_forever(self) -> None:
@@ -258,7 +258,7 @@ class DevNode:
             try:
                 await self.produce_block()
             except Exception:
-                log.exception("could not seal a block")
+                log.exception("block.seal_failed")
 
     # --- admin: each change is made in a new block ---
 
@@ -267,7 +267,7 @@ class DevNode:
         if name is not None and not self.runtime.has_error(SUBTENSOR, name):
             raise ValueError(f"{SUBTENSOR} has no error named {name!r}")
         self.faults.set(faults)
-        log.info("faults: %s", faults.to_json())
+        log.info("faults.set", faults=faults.to_json())
 
     async def set_balance(self, address: str, free_rao: int) -> Block:
         def change(state: ChainState) -> None:

@@ -1,9 +1,9 @@
-"""The runtime the devnode serves: recorded V15 metadata, read by path from ``DEVNODE_METADATA``.
+"""The runtime the devnode serves: recorded V15 metadata, committed in ``data/``.
 
-The metadata is a data file kept outside the repository (``shared/chain/metadata``), so it is
-read where it lies and never copied. Every SCALE encode or decode the devnode does goes through
-the SDK's own ``RuntimeCodec`` built from it: storage keys, values, calls, events and runtime
-API results are then byte for byte what the SDK expects, and nothing is packed by hand.
+The default is ``data/localnet-v15.hex`` (its provenance and sha256 are in ``data/README.md``);
+``DEVNODE_METADATA`` names another file. Every SCALE encode or decode the devnode does goes
+through the SDK's own ``RuntimeCodec`` built from it: storage keys, values, calls, events and
+runtime API results are then byte for byte what the SDK expects, and nothing is packed by hand.
 
 The runtime version answered to ``state_getRuntimeVersion`` is the ``System.Version`` constant
 inside the metadata itself, so the spec version the codec signs with and the one the node
@@ -22,6 +22,8 @@ from typing import Any
 from bittensor._transport.codec import RuntimeCodec
 
 METADATA_ENV = "DEVNODE_METADATA"
+# The recording this repository ships (data/README.md says where it comes from).
+DEFAULT_METADATA = Path(__file__).with_name("data") / "localnet-v15.hex"
 # The signature scheme every SS58 address here is read with (Substrate's generic prefix).
 DEFAULT_SS58_FORMAT = 42
 
@@ -83,22 +85,18 @@ class Runtime:
         return name in self._pallet_errors.get(pallet, {})
 
 
-def metadata_path_from_env() -> Path:
+def metadata_path() -> Path:
+    """``DEVNODE_METADATA`` if set, else the committed recording."""
     value = os.environ.get(METADATA_ENV)
-    if not value:
-        raise MetadataUnavailable(
-            f"{METADATA_ENV} is not set: point it at the recorded V15 metadata hex file "
-            "(e.g. /work/shared/chain/metadata/localnet-v15.hex)"
-        )
-    path = Path(value)
+    path = Path(value) if value else DEFAULT_METADATA
     if not path.is_file():
         raise MetadataUnavailable(f"{METADATA_ENV}={value} is not a readable file")
     return path
 
 
 def load_runtime(path: Path | str | None = None) -> Runtime:
-    """The runtime described by ``path`` (default: the file named by ``DEVNODE_METADATA``)."""
-    resolved = Path(path) if path is not None else metadata_path_from_env()
+    """The runtime described by ``path`` (default: ``metadata_path()``)."""
+    resolved = Path(path) if path is not None else metadata_path()
     return _load(resolved.resolve())
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -22,16 +21,16 @@ import pytest
 from bittensor.sp_core import Keypair
 from websockets.asyncio.client import connect
 
-from tests.devnode.blocks import Block
-from tests.devnode.faults import Faults
-from tests.devnode.node import DevNode
-from tests.devnode.state import RAO_PER_UNIT
+from offline.devnode.blocks import Block
+from offline.devnode.faults import Faults
+from offline.devnode.node import DevNode
+from offline.devnode.state import RAO_PER_UNIT
 
 HOTKEY = "5FFApaS75bv5pJHfAp2FVLBj9ZaXuFDjEypsaBNc1wCfe52v"
 UNKNOWN_HOTKEY = "5DAAnrj7VHTznn2AWBemMuyBwZWs6FNFjdyVXUeYum3PTXFy"
 NETUID = 18
 DIVIDENDS = ("SubtensorModule", "RootAlphaDividendsPerSubnet")
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def sealed_block(node: DevNode, number: int) -> Block:
@@ -397,27 +396,28 @@ async def test_admin_methods_over_the_wire(node: DevNode, client: bittensor.Clie
 
 
 def test_runs_as_a_process_and_stops_on_sigterm() -> None:
+    """``python -m offline.devnode`` logs where it listens as JSON, serves, and stops on SIGTERM."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.devnode", "--port", "0", "--block-ms", "100"],
+        [sys.executable, "-m", "offline.devnode", "--port", "0", "--block-ms", "100"],
         cwd=REPO,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "LOG_FORMAT": "json"},
+        stdout=subprocess.PIPE,
         text=True,
     )
-    assert process.stderr is not None
+    assert process.stdout is not None
     try:
         url = None
-        for line in process.stderr:
-            match = re.search(r"devnode listening on (ws://\S+)", line)
-            if match:
-                url = match.group(1)
+        for line in process.stdout:
+            event = json.loads(line)
+            if event["event"] == "devnode.listening":
+                url = event["url"]
                 break
         assert url is not None, "the devnode never said where it listens"
         assert asyncio.run(rpc(url, "system_name")) == "subtensor-devnode"
         process.send_signal(signal.SIGTERM)
-        rest = process.stderr.read()
+        rest = [json.loads(line) for line in process.stdout.read().splitlines()]
         assert process.wait(timeout=30) == 0
-        assert "devnode stopped" in rest
+        assert "devnode.stopped" in [event["event"] for event in rest]
     finally:
         if process.poll() is None:
             process.kill()

@@ -1,36 +1,23 @@
-"""Fixtures for tests that run the real SDK against the devnode over a websocket.
-
-Every test here needs the recorded runtime metadata, a data file kept outside the repository
-and named by ``DEVNODE_METADATA``; without it they are skipped, saying why.
-"""
+"""Fixtures for tests that run the real SDK against the devnode over a websocket."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import bittensor
 import pytest
 
-from tests.devnode.metadata import METADATA_ENV
-from tests.devnode.node import DevNode
-
-SKIP_REASON = (
-    f"{METADATA_ENV} is not set: the devnode tests need the recorded runtime metadata, e.g. "
-    f"{METADATA_ENV}=/work/shared/chain/metadata/localnet-v15.hex"
-)
+from offline.devnode.node import DevNode
 
 
 @pytest.fixture(autouse=True)
-def _needs_metadata(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Skip without metadata; with it, keep the SDK's metadata cache per test.
+def _sdk_metadata_cache_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep the SDK's metadata cache per test.
 
     An empty cache makes every client download the metadata from the devnode, so that path
     (``state_call Metadata_metadata_at_version``) is exercised, and nothing lands in ``~``.
     """
-    if not os.environ.get(METADATA_ENV):
-        pytest.skip(SKIP_REASON)
     monkeypatch.setenv("BITTENSOR_RUNTIME_CACHE_DIR", str(tmp_path / "runtime-cache"))
 
 
