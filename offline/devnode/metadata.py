@@ -90,7 +90,8 @@ def metadata_path() -> Path:
     value = os.environ.get(METADATA_ENV)
     path = Path(value) if value else DEFAULT_METADATA
     if not path.is_file():
-        raise MetadataUnavailable(f"{METADATA_ENV}={value} is not a readable file")
+        source = f"{METADATA_ENV}={value}" if value else "the committed recording"
+        raise MetadataUnavailable(f"{source}: {path} is not a readable file")
     return path
 
 
