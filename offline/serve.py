@@ -37,5 +37,6 @@ def serve_app(
         host=args.host,
         port=args.port,
         log_config=None,  # uvicorn's loggers go through the service's logging, configured above
+        access_log=settings.access_log,
         timeout_graceful_shutdown=5,
     )

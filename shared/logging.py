@@ -1,4 +1,9 @@
-"""structlog configuration shared by every process: JSON lines, bound context, no secrets.
+"""structlog configuration shared by every process: one line format, bound context, no secrets.
+
+Every line a process writes goes through here, its libraries' too: uvicorn (server and access
+log) and FastStream keep their own handlers otherwise, coloured plain text mixed into the JSON.
+The format is JSON lines when stdout is not a terminal (files, containers, pipes) and readable
+console output on a terminal; ``LOG_FORMAT=json|console`` forces either.
 
 Events are stable dotted names with fields (``log.info("cache.miss", key=...)``), never
 f-strings, so one grep or one query finds every occurrence. Request and trace ids are bound
@@ -11,11 +16,14 @@ import logging
 import re
 import sys
 from collections.abc import MutableMapping
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 
 REDACTED = "[redacted]"
+LogFormat = Literal["auto", "json", "console"]
+# Libraries that install handlers of their own; theirs are removed so their lines come here.
+_LIBRARY_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "faststream")
 
 # Field names whose values are secrets wherever they appear in an event.
 _SECRET_KEY = re.compile(
@@ -45,8 +53,38 @@ def redact_secrets(
     return event_dict
 
 
-def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
-    """Configure structlog and route the stdlib loggers (uvicorn, FastStream) through it."""
+def uvicorn_access_fields(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """uvicorn's access line as fields (``http.request`` with method, path, status, ...).
+
+    uvicorn logs ``'%s - "%s %s HTTP/%s" %d'`` with its values as the record's args; kept as
+    fields, a request is found by a query, not a regular expression.
+    """
+    args = event_dict.pop("positional_args", ())  # a foreign record's (pass_foreign_args)
+    record = event_dict.get("_record")
+    if record is not None and record.name == "uvicorn.access" and len(args) == 5:
+        client, method, path, http_version, status = args
+        event_dict.update(
+            event="http.request",
+            client=client,
+            method=method,
+            path=path,
+            http_version=http_version,
+            status=status,
+        )
+    return event_dict
+
+
+def resolve_format(fmt: LogFormat) -> Literal["json", "console"]:
+    """``auto``: console on a terminal, JSON anywhere else."""
+    if fmt == "auto":
+        return "console" if sys.stdout.isatty() else "json"
+    return fmt
+
+
+def configure_logging(level: str = "INFO", fmt: LogFormat = "auto") -> None:
+    """Configure structlog and route every stdlib logger (uvicorn, FastStream) through it."""
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -56,8 +94,8 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     ]
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer()
-        if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        if resolve_format(fmt) == "json"
+        else structlog.dev.ConsoleRenderer(colors=sys.stdout.isatty())
     )
     structlog.configure(
         processors=[
@@ -72,7 +110,8 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=shared,
+            foreign_pre_chain=[uvicorn_access_fields, *shared],
+            pass_foreign_args=True,
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.format_exc_info,
@@ -83,9 +122,10 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # No per-request access lines: each request is timed in the request metrics, and its id is
-    # bound to every line the app logs for it (gateway.middleware).
-    logging.getLogger("uvicorn.access").disabled = True
+    for name in _LIBRARY_LOGGERS:
+        library = logging.getLogger(name)
+        library.handlers.clear()
+        library.propagate = True
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

@@ -15,6 +15,8 @@ from bittensor.settings import resolve_endpoint
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from shared.logging import LogFormat
+
 
 class Scope(StrEnum):
     """What an API token may do."""
@@ -189,8 +191,10 @@ class Settings(BaseSettings):
 
     # --- logging ---
     log_level: str = "INFO"
-    # json for machines (the default), console for a developer's terminal.
-    log_format: str = Field(default="json", pattern="^(json|console)$")
+    # auto: console output on a terminal, JSON lines anywhere else (files, containers, pipes).
+    log_format: LogFormat = "auto"
+    # One http.request line per request served (the gateway, the offline stand-ins).
+    access_log: bool = True
 
     @field_validator("bittensor_network")
     @classmethod

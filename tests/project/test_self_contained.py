@@ -17,7 +17,7 @@ NOT_OURS = {".git", ".venv", ".local", ".mypy_cache", ".ruff_cache", ".pytest_ca
 
 
 def tree() -> list[Path]:
-    files = []
+    files: list[Path] = []
     for directory, subdirectories, names in os.walk(ROOT):
         subdirectories[:] = [
             name
