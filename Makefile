@@ -93,12 +93,13 @@ run-gateway: services ## Run the gateway on this machine (settings from .env / t
 # without overriding the environment. Ctrl-C: honcho sends SIGTERM to every process group, then
 # SIGKILL to any still running after 5 s.
 .PHONY: run-local
-run-local: install services ## Gateway (:8000) and the three consumers here, on the local servers, under honcho; Ctrl-C stops all
+run-local: install services ## The whole service here, offline unless configured: gateway on :8000, consumers, devnode, Desearch stand-in; Ctrl-C stops all
 	$(if $(wildcard .env),.venv/bin/dotenv --file .env run --no-override) bash -c '\
 		export PATH="$(CURDIR)/.venv/bin:$$PATH" \
 			REDIS_URL="$${REDIS_URL:-$(LOCAL_REDIS_URL)}" MONGODB_URL="$${MONGODB_URL:-$(LOCAL_MONGODB_URL)}" \
 			API_TOKENS="$${API_TOKENS:-$$(dotenv --file .env.example get API_TOKENS)}"; \
 		processes="gateway tweet-fetcher sentiment-scorer stake-executor"; \
+		if [ -t 1 ]; then export LOG_FORMAT="$${LOG_FORMAT:-console}"; fi; \
 		if [ -z "$$BITTENSOR_NETWORK" ]; then \
 			echo "run-local: no BITTENSOR_NETWORK, the chain is the offline devnode on ws://127.0.0.1:9944"; \
 			export BITTENSOR_NETWORK=ws://127.0.0.1:9944; processes="$$processes devnode"; \
