@@ -27,8 +27,9 @@ DEFAULT_SCORE = 80
 MODELS = ("unsloth/Llama-3.2-3B-Instruct", "deepseek-ai/DeepSeek-V3-0324", "Qwen/Qwen3-32B-TEE")
 
 
-def completion(content: str, model: str = "unsloth/Llama-3.2-3B-Instruct") -> dict[str, Any]:
-    """A chat completion whose answer is ``content``, in the OpenAI shape Chutes answers."""
+def completion(content: str | None, model: str = "unsloth/Llama-3.2-3B-Instruct") -> dict[str, Any]:
+    """A chat completion whose answer is ``content`` (``None``: a reply with no content, as some
+    models give), in the OpenAI shape Chutes answers."""
     return {
         "id": "chatcmpl-offline",
         "object": "chat.completion",

@@ -19,6 +19,7 @@ from consumers.sentiment_scorer.scorers import (
     VaderScorer,
     scorer_from_settings,
 )
+from offline.chutes import completion
 from shared.events import Tweet
 from shared.logging import configure_logging
 from shared.settings import Settings
@@ -31,23 +32,6 @@ TWEETS = [
     Tweet(id="1", text="Subnet 18 just shipped a great release, very bullish!"),
     Tweet(id="2", text="Dividends on SN18 keep growing.\nLove this team."),
 ]
-
-
-def completion(content: str | None) -> dict[str, Any]:
-    """An OpenAI-compatible chat completion, as Chutes answers it."""
-    return {
-        "id": "chatcmpl-1",
-        "object": "chat.completion",
-        "model": SMALL,
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": content},
-                "finish_reason": "stop",
-            }
-        ],
-        "usage": {"prompt_tokens": 120, "completion_tokens": 8, "total_tokens": 128},
-    }
 
 
 def sent(httpserver: HTTPServer) -> list[dict[str, Any]]:
