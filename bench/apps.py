@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from faststream import FastStream
 
 from consumers.stake_executor.app import create_app as create_stake_executor
+from consumers.stake_executor.executor import PAPER_DEFAULT_ADDRESS
 from gateway.app import create_app
 from offline.substrate import client_factory, seeded
 from shared.settings import Settings
@@ -38,6 +39,9 @@ def bare() -> FastAPI:
 def stake_executor() -> FastStream:
     """The production stake-executor; only the chain is an in-memory fake (``make bench-pipeline``).
 
-    Run as a consumer runs: ``faststream run --factory bench.apps:stake_executor``.
+    Run as a consumer runs: ``faststream run --factory bench.apps:stake_executor``. Paper trades
+    plan for the development account (``make bench-pipeline`` sets no wallet), funded and staked
+    here so that every trade is planned, not skipped by the balance and position checks.
     """
-    return create_stake_executor(Settings(), chain_factory=client_factory(seeded([HOTKEY])))
+    chain = seeded([HOTKEY], traders=[PAPER_DEFAULT_ADDRESS])
+    return create_stake_executor(Settings(), chain_factory=client_factory(chain))

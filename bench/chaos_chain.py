@@ -36,11 +36,18 @@ from typing import Any
 
 import structlog
 from bittensor import ExtrinsicResult
+from bittensor.sp_core import Keypair
 from redis.asyncio import Redis
 
 from bench.apps import HOTKEY
 from consumers.stake_executor.app import create_app
-from offline.substrate import FakeCall, FakeSubstrate, client_factory
+from offline.substrate import (
+    TRADER_FREE_RAO,
+    TRADER_STAKE_RAO,
+    FakeCall,
+    FakeSubstrate,
+    client_factory,
+)
 from shared.settings import Settings
 from shared.streams.run import serve
 from shared.streams.topology import HopName, topology
@@ -58,15 +65,18 @@ PRICE_RAO = 2_000_000_000
 class LedgerSubstrate(FakeSubstrate):
     """``FakeSubstrate`` whose every accepted submission is counted per trade in Redis."""
 
-    def __init__(self, ledger_url: str, *, inclusion_seconds: float) -> None:
+    def __init__(self, ledger_url: str, *, inclusion_seconds: float, trader: str) -> None:
         super().__init__()
         self._ledger_url = ledger_url
         self._ledger: Redis | None = None
         self._inclusion_seconds = inclusion_seconds
-        # As ``offline.substrate.seeded``: subnet 18 at a price, a dividend for the hotkey.
+        # As ``offline.substrate.seeded``: subnet 18 at a price, a dividend for the hotkey, and
+        # the trading coldkey funded and staked, so the executor's checks pass and it submits.
         self.add_subnet(0)
         self.add_subnet(NETUID, price_rao=PRICE_RAO)
         self.set_dividend(NETUID, HOTKEY, 1_000_000_000)
+        self.fund(trader, TRADER_FREE_RAO)
+        self.set_stake(HOTKEY, trader, NETUID, TRADER_STAKE_RAO)
 
     async def submit(
         self,
@@ -97,8 +107,13 @@ class LedgerSubstrate(FakeSubstrate):
 
 def main() -> None:
     settings = Settings()
+    if settings.wallet_mnemonic is None:
+        raise SystemExit("bench.chaos_chain trades live: WALLET_MNEMONIC is needed")
+    trader = Keypair.create_from_mnemonic(settings.wallet_mnemonic.get_secret_value())
     substrate = LedgerSubstrate(
-        os.environ[LEDGER_URL_ENV], inclusion_seconds=float(os.environ.get(INCLUSION_ENV, "0"))
+        os.environ[LEDGER_URL_ENV],
+        inclusion_seconds=float(os.environ.get(INCLUSION_ENV, "0")),
+        trader=trader.ss58_address,
     )
     chain = client_factory(substrate)
     hop = topology(settings)[HopName.STAKE_EXECUTOR]

@@ -94,6 +94,7 @@ class Completed:
     executed_ms: int
     action: str
     mode: str
+    skip_reason: str | None = None  # set when the executor's chain check skipped the trade
 
     @property
     def latency_ms(self) -> int:
@@ -122,6 +123,9 @@ def consumer_env(target: Target) -> dict[str, str]:
         # (fake) chain instead of being skipped after the tenth.
         "TRADING_MODE": "paper",
         "TRADING_KILL_SWITCH": "false",
+        # Plan for the development account, which bench.apps funds on the in-memory chain.
+        "WALLET_MNEMONIC": "",
+        "WALLET_ADDRESS": "",
         "STAKE_DAILY_CAP_TAO": "1000000000",
     }
 
@@ -251,8 +255,13 @@ def read_completed(
             last_id = entry_id
             event = cast(StakeExecuted, decode(fields, StakeExecuted))
             if event.trade_id in requested:
+                skip = event.skip_reason.value if event.skip_reason is not None else None
                 done[event.trade_id] = Completed(
-                    requested[event.trade_id], entry_ms(entry_id), event.action.value, event.mode
+                    requested[event.trade_id],
+                    entry_ms(entry_id),
+                    event.action.value,
+                    event.mode,
+                    skip,
                 )
     return last_id
 
@@ -327,7 +336,10 @@ def report(
     print(f"latency ms, trade.requested -> stake.executed:  {spread(latencies)}")
     for name, values in breakdown:
         print(f"  {name:17} (its input entry -> its output entry):  {spread(values)}")
-    outcomes = Counter(f"{c.action}/{c.mode}" for c in done.values())
+    outcomes = Counter(
+        f"{c.action}/{c.mode}" + (f" skipped ({c.skip_reason})" if c.skip_reason else "")
+        for c in done.values()
+    )
     print("by outcome:       " + ", ".join(f"{k}: {v}" for k, v in outcomes.most_common()))
     if any(dlq.values()) or len(done) < trades:
         print("dead letters:     " + ", ".join(f"{k}: {v}" for k, v in dlq.items()))

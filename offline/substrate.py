@@ -5,6 +5,10 @@ transport (snapshots, typed reads, item descriptors) against state held here. Li
 node's codec, a storage item that is not in this runtime's "metadata" raises the SDK's own
 ``StorageFunctionNotFound`` before any read happens. Reads are counted per item, and failures
 or latency can be injected, so tests can assert how often, and how, the chain was used.
+
+Free balances (``System.Account``) and stakes (``StakeInfoRuntimeApi``) are what the stake
+executor checks before a trade; they are seeded (``fund``, ``set_stake``) and, unlike the
+devnode's, do not move with submissions: the fake records what was submitted, it runs nothing.
 """
 
 from __future__ import annotations
@@ -26,7 +30,12 @@ ROOT_DIVIDENDS: ItemName = ("SubtensorModule", "RootAlphaDividendsPerSubnet")
 OLD_TAO_DIVIDENDS: ItemName = ("SubtensorModule", "TaoDividendsPerSubnet")
 NETWORKS_ADDED: ItemName = ("SubtensorModule", "NetworksAdded")
 TOKEN_SYMBOL: ItemName = ("SubtensorModule", "TokenSymbol")
+SYSTEM_ACCOUNT: ItemName = ("System", "Account")
 ALPHA_PRICE: ItemName = ("SwapRuntimeApi", "current_alpha_price")
+STAKE_INFO: ItemName = ("StakeInfoRuntimeApi", "get_stake_info_for_hotkey_coldkey_netuid")
+# What ``seeded`` gives each trader: free TAO, and alpha on each hotkey (rao).
+TRADER_FREE_RAO = 1_000_000 * 1_000_000_000
+TRADER_STAKE_RAO = 1_000 * 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -51,9 +60,11 @@ class FakeSubstrate:
         self.token_symbols: dict[int, str] = {}
         self.block = block
         # The items this runtime's metadata has; anything else is "not found".
-        self.items: set[ItemName] = {dividend_item, NETWORKS_ADDED, TOKEN_SYMBOL}
+        self.items: set[ItemName] = {dividend_item, NETWORKS_ADDED, TOKEN_SYMBOL, SYSTEM_ACCOUNT}
         self.storage: dict[ItemName, dict[Key, Any]] = {item: {} for item in self.items}
         self.prices: dict[int, int] = {}
+        # (hotkey, coldkey, netuid) -> alpha rao
+        self.stakes: dict[tuple[str, str, int], int] = {}
         self.reads: Counter[ItemName] = Counter()
         self.failure: Exception | None = None
         self.latency = 0.0
@@ -75,6 +86,12 @@ class FakeSubstrate:
         self, netuid: int, hotkey: str, value: int, item: ItemName = ROOT_DIVIDENDS
     ) -> None:
         self.storage[item][(netuid, hotkey)] = value
+
+    def fund(self, address: str, free_rao: int) -> None:
+        self.storage[SYSTEM_ACCOUNT][(address,)] = _account(free_rao)
+
+    def set_stake(self, hotkey: str, coldkey: str, netuid: int, alpha_rao: int) -> None:
+        self.stakes[(hotkey, coldkey, netuid)] = alpha_rao
 
     # --- Substrate protocol: lifecycle ---
     def balance(self, rao: int, netuid: int = 0) -> bittensor.Balance:
@@ -147,6 +164,8 @@ class FakeSubstrate:
         self.reads[(api, method)] += 1
         if (api, method) == ALPHA_PRICE:
             return self.prices.get(int(params[0]))
+        if (api, method) == STAKE_INFO:
+            return self._stake_info(str(params[0]), str(params[1]), int(params[2]))
         raise bittensor.ChainError(f"runtime API {api}.{method} is not served by the fake")
 
     # --- calls and submissions ---
@@ -194,6 +213,23 @@ class FakeSubstrate:
         )
 
     # --- internals ---
+    def _stake_info(self, hotkey: str, coldkey: str, netuid: int) -> dict[str, Any] | None:
+        """``StakeInfo`` as the runtime API answers it; None where nothing is staked."""
+        alpha = self.stakes.get((hotkey, coldkey, netuid))
+        if alpha is None:
+            return None
+        return {
+            "hotkey": hotkey,
+            "coldkey": coldkey,
+            "netuid": netuid,
+            "stake": alpha,
+            "locked": 0,
+            "emission": 0,
+            "tao_emission": 0,
+            "drain": 0,
+            "is_registered": True,
+        }
+
     async def _enter(self) -> None:
         if self.latency:
             await asyncio.sleep(self.latency)
@@ -209,7 +245,16 @@ class FakeSubstrate:
 
 
 def _default(storage_function: str) -> Any:
+    """An item's value where nothing is stored, as a node's codec defaults it."""
+    if storage_function == "Account":
+        return _account(0)
     return False if storage_function == "NetworksAdded" else 0
+
+
+def _account(free_rao: int) -> dict[str, Any]:
+    """``System.Account``'s ``AccountInfo`` holding ``free_rao``."""
+    data = {"free": free_rao, "reserved": 0, "frozen": 0, "flags": 0}
+    return {"nonce": 0, "consumers": 0, "providers": 1, "sufficients": 0, "data": data}
 
 
 def client_factory(substrate: FakeSubstrate) -> Callable[[], bittensor.Client]:
@@ -219,12 +264,23 @@ def client_factory(substrate: FakeSubstrate) -> Callable[[], bittensor.Client]:
 
 
 def seeded(
-    hotkeys: Iterable[str], *, netuid: int = 18, price_rao: int = 2_000_000_000
+    hotkeys: Iterable[str],
+    *,
+    netuid: int = 18,
+    price_rao: int = 2_000_000_000,
+    traders: Iterable[str] = (),
 ) -> FakeSubstrate:
-    """A runtime with one subnet at ``price_rao`` and dividends 1e9, 2e9, ... for ``hotkeys``."""
+    """A runtime with one subnet at ``price_rao`` and dividends 1e9, 2e9, ... for ``hotkeys``;
+    each of ``traders`` (coldkeys) holds ``TRADER_FREE_RAO`` free and ``TRADER_STAKE_RAO`` alpha
+    on each hotkey, far more than any trade of a test or a bench moves."""
+    hotkeys = list(hotkeys)
     substrate = FakeSubstrate()
     substrate.add_subnet(0)
     substrate.add_subnet(netuid, price_rao=price_rao)
     for index, hotkey in enumerate(hotkeys, start=1):
         substrate.set_dividend(netuid, hotkey, index * 1_000_000_000)
+    for trader in traders:
+        substrate.fund(trader, TRADER_FREE_RAO)
+        for hotkey in hotkeys:
+            substrate.set_stake(hotkey, trader, netuid, TRADER_STAKE_RAO)
     return substrate

@@ -23,7 +23,9 @@ class TradeState(StrEnum):
     REQUESTED = "requested"
     IN_PROGRESS = "in_progress"
     EXECUTED = "executed"  # staked, or planned in paper mode
-    SKIPPED = "skipped"  # neutral or no score, kill switch, cap reached
+    # No stake, for the outcome's skip_reason: neutral or no score, kill switch, cap reached, no
+    # position to unstake, or a free balance short of the amount plus the fee.
+    SKIPPED = "skipped"
     FAILED = "failed"
     DEAD_LETTERED = "dead_lettered"  # a hop kept failing; the entry waits in <stream>.dlq
 

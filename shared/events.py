@@ -93,6 +93,21 @@ class StakeAction(StrEnum):
     SKIP = "skip"
 
 
+class SkipReason(StrEnum):
+    """Why a trade ended without a stake: the policy said no (kill switch, no score, neutral),
+    the day's budget is spent, or the chain, read before anything is submitted, shows that the
+    trade cannot succeed (so no fee is paid for it)."""
+
+    KILL_SWITCH = "kill_switch"
+    NO_SCORE = "no_score"
+    NEUTRAL = "neutral"
+    DAILY_CAP = "daily_cap"
+    # remove_stake: the coldkey holds no alpha on (hotkey, netuid).
+    NO_POSITION = "no_position"
+    # add_stake: the coldkey's free balance does not cover the amount plus the estimated fee.
+    INSUFFICIENT_BALANCE = "insufficient_balance"
+
+
 class StakeExecuted(Event):
     """What the stake-executor decided and what happened: the last hop of a trade."""
 
@@ -100,12 +115,22 @@ class StakeExecuted(Event):
     mode: Literal["paper", "live"]
     reason: str
     score: int | None
-    # The amount decided, in TAO; for remove_stake also the alpha (rao) it converts to.
+    # Set when the trade ends skipped (action skip, or an add or remove the chain cannot take).
+    skip_reason: SkipReason | None = None
+    # The amount decided, in TAO; for remove_stake also the alpha (rao) unstaked: the alpha the
+    # amount converts to, or the whole position when that is smaller (then
+    # capped_from_alpha_rao is the alpha the amount converted to).
     amount_tao: Decimal | None = None
     amount_alpha_rao: int | None = None
+    capped_from_alpha_rao: int | None = None
+    # Read from the chain before acting (rao): the coldkey's alpha on (hotkey, netuid) before a
+    # remove_stake, its free TAO before an add_stake.
+    position_alpha_rao: int | None = None
+    free_rao: int | None = None
     submitted: bool = False
     success: bool | None = None
     block_hash: str | None = None
     extrinsic_id: str | None = None
+    # The fee charged when submitted; otherwise the plan's estimate (nothing was paid).
     fee_rao: int | None = None
     error: str | None = None

@@ -166,7 +166,8 @@ class Settings(BaseSettings):
     trading_kill_switch: bool = False
     # The coldkey's mnemonic, needed for live trading. Never logged.
     wallet_mnemonic: SecretStr | None = None
-    # Paper trading without a mnemonic plans for this coldkey address (a dev account if unset).
+    # Paper trading without a mnemonic plans for this coldkey address (a dev account if unset),
+    # checked against its balance and stake as a live trade would be.
     wallet_address: str | None = None
     # fixed: STAKE_FIXED_TAO per trade. proportional: STAKE_TAO_PER_POINT x |score|.
     stake_amount_mode: AmountMode = AmountMode.FIXED

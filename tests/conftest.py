@@ -7,9 +7,11 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from bittensor.sp_core import Keypair
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
+from consumers.stake_executor.executor import PAPER_DEFAULT_ADDRESS
 from offline.substrate import FakeSubstrate, seeded
 from shared.documents import init_documents, mongo_client
 from shared.settings import Settings
@@ -20,6 +22,9 @@ OTHER_HOTKEY = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY"
 READ_TOKEN = "reader-token-0123456789"
 TRADE_TOKEN = "trader-token-0123456789"
 OLD_READ_TOKEN = "rotated-out-token-0123456789"
+# The coldkey live trades sign with on the fake chain: a throwaway key, funded there only.
+TRADER_MNEMONIC = Keypair.generate_mnemonic()
+TRADER = Keypair.create_from_mnemonic(TRADER_MNEMONIC).ss58_address
 
 
 @pytest.fixture(autouse=True)
@@ -93,5 +98,6 @@ def settings(redis: Redis, redis_url: str, mongodb_url: str, mongodb_database: s
 
 @pytest.fixture
 def substrate() -> FakeSubstrate:
-    """A chain with subnets 0 and 18; on 18, HOTKEY earned 1 alpha and OTHER_HOTKEY 2."""
-    return seeded([HOTKEY, OTHER_HOTKEY])
+    """A chain with subnets 0 and 18; on 18, HOTKEY earned 1 alpha and OTHER_HOTKEY 2. TRADER
+    (live trades) and the paper default account are funded and staked on both hotkeys."""
+    return seeded([HOTKEY, OTHER_HOTKEY], traders=[TRADER, PAPER_DEFAULT_ADDRESS])

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from shared.events import StakeAction
+from shared.events import SkipReason, StakeAction
 from shared.settings import AmountMode, Settings
 
 
@@ -17,19 +17,23 @@ class Decision:
     action: StakeAction
     amount_tao: Decimal | None
     reason: str
+    skip: SkipReason | None = None
 
 
 def decide(settings: Settings, score: int | None) -> Decision:
     """Positive sentiment adds stake, negative removes it, neutral or unknown does nothing."""
     if settings.trading_kill_switch:
-        return Decision(StakeAction.SKIP, None, "the trading kill switch is on")
+        return Decision(
+            StakeAction.SKIP, None, "the trading kill switch is on", SkipReason.KILL_SWITCH
+        )
     if score is None:
-        return Decision(StakeAction.SKIP, None, "no sentiment score: no trade")
+        return Decision(StakeAction.SKIP, None, "no sentiment score: no trade", SkipReason.NO_SCORE)
     if abs(score) < settings.stake_neutral_threshold:
         return Decision(
             StakeAction.SKIP,
             None,
             f"neutral sentiment: |{score}| < {settings.stake_neutral_threshold}",
+            SkipReason.NEUTRAL,
         )
     amount = (
         settings.stake_fixed_tao

@@ -1,8 +1,10 @@
 """The stake-executor hop: sentiment.scored -> decision -> plan or extrinsic -> stake.executed.
 
 Order of operations, each step recorded before the next:
-decide (policy) -> claim the trade (unique) -> reserve the daily budget (once per trade) ->
-mark the claim as submitting (live) -> plan (paper) or execute (live) -> record the outcome.
+claim the trade (unique) -> decide (policy) -> check the chain and plan (paper and live) ->
+reserve the daily budget (once per trade) -> mark the claim as submitting (live) -> execute
+(live) -> record the outcome. A trade the chain check skips (no position to unstake, a balance
+short of amount + fee) reserves no budget and submits nothing.
 See ``claims`` for what a second delivery of the same trade does at each of these points.
 """
 
@@ -21,10 +23,10 @@ from consumers.stake_executor.policy import Decision, decide
 from shared.chain import ChainClient
 from shared.chain.client import ClientFactory
 from shared.documents import ClaimState, TradeState
-from shared.events import SentimentScored, StakeAction, StakeExecuted, utc_now
+from shared.events import SentimentScored, SkipReason, StakeAction, StakeExecuted, utc_now
 from shared.logging import get_logger
 from shared.metrics import STAKE_TAO, TRADES
-from shared.settings import Settings, TradingMode
+from shared.settings import Settings
 from shared.streams.hop import HopFailed, HopResult
 
 log = get_logger(__name__)
@@ -50,16 +52,7 @@ class StakeService:
             raise HopFailed(str(error)) from error
         if done is not None and done.outcome is not None:
             return _result(StakeExecuted.model_validate(done.outcome))
-        decision = decide(self._settings, event.score)
-        if decision.amount_tao is not None and not await self._budget.reserve(
-            event.trade_id, decision.amount_tao, utc_now().date()
-        ):
-            decision = Decision(
-                StakeAction.SKIP,
-                None,
-                f"daily cap of {self._settings.stake_daily_cap_tao} TAO reached",
-            )
-        executed = await self._carry_out(event, decision)
+        executed = await self._carry_out(event, decide(self._settings, event.score))
         await claims.mark(event.trade_id, ClaimState.DONE, executed.model_dump(mode="json"))
         TRADES.labels(executed.action.value, executed.mode, _state(executed).value).inc()
         if executed.success and executed.amount_tao is not None:
@@ -72,29 +65,50 @@ class StakeService:
             mode=executed.mode,
             amount_tao=str(executed.amount_tao),
             success=executed.success,
+            skip_reason=executed.skip_reason,
             extrinsic_id=executed.extrinsic_id,
         )
         return _result(executed)
 
     async def _carry_out(self, event: SentimentScored, decision: Decision) -> StakeExecuted:
+        if decision.action is StakeAction.SKIP or decision.amount_tao is None:
+            return self._executed(event, decision)
+        planned = await self._executor.plan(
+            decision.action, decision.amount_tao, netuid=event.netuid, hotkey=event.hotkey
+        )
+        if planned.outcome.skip_reason is not None:
+            return self._executed(event, decision, planned.outcome)
+        if not await self._budget.reserve(event.trade_id, decision.amount_tao, utc_now().date()):
+            cap = self._settings.stake_daily_cap_tao
+            skip = Decision(
+                StakeAction.SKIP, None, f"daily cap of {cap} TAO reached", SkipReason.DAILY_CAP
+            )
+            return self._executed(event, skip)
+        if self._executor.submits and planned.submittable:
+            await claims.mark(event.trade_id, ClaimState.SUBMITTING)
+        return self._executed(event, decision, await self._executor.submit(planned))
+
+    def _executed(
+        self, event: SentimentScored, decision: Decision, outcome: StakeOutcome | None = None
+    ) -> StakeExecuted:
         fields = {
             **event.lineage(),
             "action": decision.action,
             "mode": self._executor.mode.value,
             "reason": decision.reason,
+            "skip_reason": decision.skip,
             "score": event.score,
             "amount_tao": decision.amount_tao,
         }
-        if decision.action is StakeAction.SKIP or decision.amount_tao is None:
+        if outcome is None:
             return StakeExecuted(**fields)
-        if self._executor.mode is TradingMode.LIVE:
-            await claims.mark(event.trade_id, ClaimState.SUBMITTING)
-        outcome: StakeOutcome = await self._executor.stake(
-            decision.action, decision.amount_tao, netuid=event.netuid, hotkey=event.hotkey
-        )
+        reason = f"{decision.reason}; {outcome.note}" if outcome.note else decision.reason
         return StakeExecuted(
-            **fields,
+            **{**fields, "reason": reason, "skip_reason": outcome.skip_reason},
             amount_alpha_rao=outcome.amount_alpha_rao,
+            capped_from_alpha_rao=outcome.capped_from_alpha_rao,
+            position_alpha_rao=outcome.position_alpha_rao,
+            free_rao=outcome.free_rao,
             submitted=outcome.submitted,
             success=outcome.success,
             block_hash=outcome.block_hash,
@@ -105,7 +119,7 @@ class StakeService:
 
 
 def _state(executed: StakeExecuted) -> TradeState:
-    if executed.action is StakeAction.SKIP:
+    if executed.action is StakeAction.SKIP or executed.skip_reason is not None:
         return TradeState.SKIPPED
     return TradeState.EXECUTED if executed.success else TradeState.FAILED
 
@@ -115,8 +129,12 @@ def _result(executed: StakeExecuted) -> HopResult[StakeExecuted]:
         "action": executed.action.value,
         "mode": executed.mode,
         "reason": executed.reason,
+        "skip_reason": executed.skip_reason.value if executed.skip_reason else None,
         "amount_tao": str(executed.amount_tao) if executed.amount_tao is not None else None,
         "amount_alpha_rao": executed.amount_alpha_rao,
+        "capped_from_alpha_rao": executed.capped_from_alpha_rao,
+        "position_alpha_rao": executed.position_alpha_rao,
+        "free_rao": executed.free_rao,
         "submitted": executed.submitted,
         "success": executed.success,
         "block_hash": executed.block_hash,

@@ -15,8 +15,9 @@ In tests::
 
 As a process: ``python -m offline.devnode --port 9944`` (see ``__main__.py``).
 
-Admin changes (``set_balance``, ``set_alpha_price``, ``set_root_dividend``) are made in a new
-block of their own, so reads pinned to an earlier block keep seeing the earlier values.
+Admin changes (``set_balance``, ``set_stake``, ``set_alpha_price``, ``set_root_dividend``) are
+made in a new block of their own, so reads pinned to an earlier block keep seeing the earlier
+values.
 """
 
 from __future__ import annotations
@@ -272,6 +273,19 @@ class DevNode:
     async def set_balance(self, address: str, free_rao: int) -> Block:
         def change(state: ChainState) -> None:
             state.account(address).free = free_rao
+
+        return await self.produce_block(change)
+
+    async def set_stake(self, hotkey: str, coldkey: str, netuid: int, alpha_rao: int) -> Block:
+        """Make ``coldkey``'s stake on (``hotkey``, ``netuid``) exactly ``alpha_rao``."""
+        if netuid not in self.state.subnets or alpha_rao < 0:
+            raise ValueError(f"no subnet {netuid}, or a negative stake")
+
+        def change(state: ChainState) -> None:
+            state.hotkeys.add(hotkey)
+            state.add_stake(
+                hotkey, coldkey, netuid, alpha_rao - state.stake(hotkey, coldkey, netuid)
+            )
 
         return await self.produce_block(change)
 

@@ -10,7 +10,7 @@ Every method the devnode serves is in ``RpcServer.methods`` (``rpc_methods`` lis
 answers follow Substrate's shapes: unknown block hashes are null for ``chain_*`` and an error
 for ``state_*``; a transaction the pool refuses is error 1010 "Invalid Transaction" with the
 reason in ``data``; a method that is not served is -32601. ``devnode_*`` methods are the admin
-surface (faults, balances, prices, dividends, blocks) and are never themselves faulted.
+surface (faults, balances, stakes, prices, dividends, blocks) and are never themselves faulted.
 """
 
 from __future__ import annotations
@@ -163,6 +163,7 @@ class RpcServer:
             "devnode_clearFaults": self._devnode_clear_faults,
             "devnode_produceBlock": self._devnode_produce_block,
             "devnode_setBalance": self._devnode_set_balance,
+            "devnode_setStake": self._devnode_set_stake,
             "devnode_setAlphaPrice": self._devnode_set_alpha_price,
             "devnode_setRootDividend": self._devnode_set_root_dividend,
             "devnode_state": self._devnode_state,
@@ -466,6 +467,11 @@ class RpcServer:
 
     async def _devnode_set_balance(self, connection: Connection, params: Params) -> str:
         block = await self.node.set_balance(str(params[0]), int(params[1]))
+        return block.hash
+
+    async def _devnode_set_stake(self, connection: Connection, params: Params) -> str:
+        hotkey, coldkey, netuid, alpha_rao = str(params[0]), str(params[1]), params[2], params[3]
+        block = await self.node.set_stake(hotkey, coldkey, int(netuid), int(alpha_rao))
         return block.hash
 
     async def _devnode_set_alpha_price(self, connection: Connection, params: Params) -> str:

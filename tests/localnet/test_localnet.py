@@ -60,8 +60,11 @@ async def test_root_dividends_are_read_from_the_item_the_runtime_has(chain: Chai
 async def test_a_paper_stake_is_planned_for_alice_without_submitting(chain: ChainClient) -> None:
     """Paper mode runs the SDK's dry run against the real runtime: a fee, nothing submitted."""
     settings = Settings(_env_file=None, wallet_address=ALICE.ss58_address)
-    outcome = await StakeExecutor(chain, settings).stake(
+    planned = await StakeExecutor(chain, settings).plan(
         StakeAction.ADD, Decimal("1"), netuid=0, hotkey=ALICE.ss58_address
     )
+    outcome = planned.outcome
     assert outcome.submitted is False
+    assert outcome.skip_reason is None  # Alice is pre-funded
+    assert outcome.free_rao is not None
     assert outcome.fee_rao is not None

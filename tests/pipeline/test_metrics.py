@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 
-from bittensor.sp_core import Keypair
 from pytest_httpserver import HTTPServer
 from redis.asyncio import Redis
 
@@ -17,7 +16,7 @@ from offline.desearch import tweets_answer
 from offline.substrate import FakeSubstrate
 from shared.settings import Settings
 from shared.streams.topology import HopName, topology
-from tests.conftest import HOTKEY
+from tests.conftest import HOTKEY, TRADER_MNEMONIC
 from tests.metrics_support import Samples
 from tests.pipeline_support import (
     pipeline_settings,
@@ -81,7 +80,7 @@ async def test_a_live_trade_counts_its_amount_under_the_live_mode(
         httpserver,
         metrics_port=0,
         trading_mode="live",
-        wallet_mnemonic=Keypair.generate_mnemonic(),
+        wallet_mnemonic=TRADER_MNEMONIC,
     )
     before = Samples.of_this_process()
     async with running_pipeline(settings, substrate):

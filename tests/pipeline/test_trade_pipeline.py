@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bittensor.sp_core import Keypair
 from pytest_httpserver import HTTPServer
 from redis.asyncio import Redis
 
@@ -20,7 +19,7 @@ from offline.chutes import completion
 from offline.desearch import tweets_answer
 from offline.substrate import FakeSubstrate
 from shared.settings import Settings
-from tests.conftest import HOTKEY, TRADE_TOKEN
+from tests.conftest import HOTKEY, TRADE_TOKEN, TRADER_MNEMONIC
 from tests.gateway_client import running_gateway
 from tests.pipeline_support import (
     pipeline_settings,
@@ -30,7 +29,6 @@ from tests.pipeline_support import (
 
 AUTH = {"Authorization": f"Bearer {TRADE_TOKEN}"}
 TRADE: dict[str, Any] = {"netuid": 18, "hotkey": HOTKEY, "trade": "true"}
-MNEMONIC = Keypair.generate_mnemonic()
 
 
 def serve(httpserver: HTTPServer, *, tweets: list[dict[str, Any]], reply: str) -> None:
@@ -79,7 +77,7 @@ async def test_positive_sentiment_adds_the_configured_stake_in_live_mode(
         httpserver, tweets=tweets_answer("SN18 is great", "love subnet 18"), reply='{"score": 80}'
     )
     settings = pipeline_settings(
-        settings, httpserver, trading_mode="live", wallet_mnemonic=MNEMONIC
+        settings, httpserver, trading_mode="live", wallet_mnemonic=TRADER_MNEMONIC
     )
     timeline = await run_trade(settings, substrate)
 
@@ -114,7 +112,7 @@ async def test_negative_sentiment_removes_the_alpha_equivalent(
     """Score -60: remove_stake of the alpha worth 1 TAO at the subnet's price (2 TAO/alpha)."""
     serve(httpserver, tweets=tweets_answer("SN18 is a rug"), reply='{"score": -60}')
     settings = pipeline_settings(
-        settings, httpserver, trading_mode="live", wallet_mnemonic=MNEMONIC
+        settings, httpserver, trading_mode="live", wallet_mnemonic=TRADER_MNEMONIC
     )
     timeline = await run_trade(settings, substrate)
 
@@ -134,6 +132,7 @@ async def test_neutral_sentiment_is_skipped(
 
     assert timeline["state"] == "skipped"
     assert "neutral" in timeline["outcome"]["reason"]
+    assert timeline["outcome"]["skip_reason"] == "neutral"
     assert substrate.submissions == []
 
 
@@ -162,7 +161,7 @@ async def test_an_unreadable_score_leads_to_no_trade(
     """No score is not a score of 0: the trade is skipped and the reason recorded."""
     serve(httpserver, tweets=tweets_answer("SN18 news"), reply=reply)
     settings = pipeline_settings(
-        settings, httpserver, trading_mode="live", wallet_mnemonic=MNEMONIC
+        settings, httpserver, trading_mode="live", wallet_mnemonic=TRADER_MNEMONIC
     )
     timeline = await run_trade(settings, substrate)
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from consumers.stake_executor.policy import decide
-from shared.events import StakeAction
+from shared.events import SkipReason, StakeAction
 from shared.settings import Settings
 
 
@@ -28,7 +28,7 @@ def policy(**values: Any) -> Settings:
 def test_the_sign_of_the_score_chooses_add_or_remove(score: int, action: StakeAction) -> None:
     """Positive sentiment adds stake, negative removes it, at the fixed default of 1 TAO."""
     decision = decide(policy(), score)
-    assert decision.action is action
+    assert (decision.action, decision.skip) == (action, None)
     assert decision.amount_tao == Decimal("1")
 
 
@@ -36,7 +36,7 @@ def test_the_sign_of_the_score_chooses_add_or_remove(score: int, action: StakeAc
 def test_scores_under_the_neutral_threshold_are_skipped(score: int) -> None:
     """|score| below STAKE_NEUTRAL_THRESHOLD (10) is neutral: no trade."""
     decision = decide(policy(), score)
-    assert decision.action is StakeAction.SKIP
+    assert (decision.action, decision.skip) == (StakeAction.SKIP, SkipReason.NEUTRAL)
     assert "neutral" in decision.reason
 
 
@@ -44,6 +44,7 @@ def test_no_score_is_no_trade_never_a_zero() -> None:
     """A missing score skips the trade with that reason."""
     decision = decide(policy(), None)
     assert (decision.action, decision.amount_tao) == (StakeAction.SKIP, None)
+    assert decision.skip is SkipReason.NO_SCORE
     assert decision.reason == "no sentiment score: no trade"
 
 
@@ -65,7 +66,7 @@ def test_amounts_are_cut_to_the_per_trade_cap() -> None:
 def test_the_kill_switch_overrides_everything() -> None:
     """TRADING_KILL_SWITCH=true skips every trade, whatever the score."""
     decision = decide(policy(trading_kill_switch=True), 100)
-    assert decision.action is StakeAction.SKIP
+    assert (decision.action, decision.skip) == (StakeAction.SKIP, SkipReason.KILL_SWITCH)
     assert "kill switch" in decision.reason
 
 

@@ -13,6 +13,7 @@ from offline.substrate import FakeSubstrate, client_factory
 from shared.documents import ClaimState, HopRecord, HopState, StakeClaim, TradeState
 from shared.events import StakeAction, StakeExecuted, utc_now
 from shared.settings import Settings
+from tests.conftest import TRADER_MNEMONIC
 from tests.pipeline_support import (
     FAST_RECLAIM,
     entry,
@@ -22,12 +23,15 @@ from tests.pipeline_support import (
 )
 from tests.waiting import eventually
 
-MNEMONIC = Keypair.generate_mnemonic()
-
 
 def live(settings: Settings, **changes: Any) -> Settings:
     return Settings(
-        **{**settings.model_dump(), "trading_mode": "live", "wallet_mnemonic": MNEMONIC, **changes},
+        **{
+            **settings.model_dump(),
+            "trading_mode": "live",
+            "wallet_mnemonic": TRADER_MNEMONIC,
+            **changes,
+        },
         _env_file=None,
     )
 
@@ -65,6 +69,8 @@ async def test_the_kill_switch_submits_nothing(
         await send_score(redis, settings, "killed-1", 95)
         trade = await wait_for_terminal("killed-1")
     assert trade.state == "skipped"
+    assert trade.outcome is not None
+    assert trade.outcome["skip_reason"] == "kill_switch"
     assert substrate.submissions == []
 
 
@@ -82,7 +88,28 @@ async def test_trades_beyond_the_daily_cap_are_skipped(
     assert second.state == "skipped"
     assert second.outcome is not None
     assert "daily cap" in second.outcome["reason"]
+    assert second.outcome["skip_reason"] == "daily_cap"
     assert len(substrate.submissions) == 1
+
+
+async def test_a_coldkey_holding_nothing_submits_nothing_either_way(
+    settings: Settings, substrate: FakeSubstrate, redis: Redis
+) -> None:
+    """A live coldkey the chain has never seen: its add is skipped for the balance and its
+    remove for the position, before anything is submitted."""
+    settings = live(settings, wallet_mnemonic=Keypair.generate_mnemonic())
+    async with running(create_app(settings, chain_factory=client_factory(substrate))):
+        await send_score(redis, settings, "nothing-add", 60)
+        added = await wait_for_terminal("nothing-add")
+        await send_score(redis, settings, "nothing-remove", -60)
+        removed = await wait_for_terminal("nothing-remove")
+    assert (added.state, removed.state) == ("skipped", "skipped")
+    assert added.outcome is not None
+    assert removed.outcome is not None
+    assert added.outcome["skip_reason"] == "insufficient_balance"
+    assert (added.outcome["free_rao"], added.outcome["fee_rao"]) == (0, substrate.fee_rao)
+    assert removed.outcome["skip_reason"] == "no_position"
+    assert substrate.submissions == []
 
 
 async def test_a_failed_extrinsic_is_recorded_with_the_chain_error_name(

@@ -384,6 +384,11 @@ async def test_admin_methods_over_the_wire(node: DevNode, client: bittensor.Clie
     assert (await rpc(node.url, "devnode_getFaults"))["methods"] == ["system_name"]
     await rpc(node.url, "devnode_setRootDividend", NETUID, UNKNOWN_HOTKEY, 99)
     assert await client.query(DIVIDENDS, [NETUID, UNKNOWN_HOTKEY]) == 99
+    await rpc(node.url, "devnode_setStake", HOTKEY, UNKNOWN_HOTKEY, NETUID, 7)
+    assert (await client.staking.get(UNKNOWN_HOTKEY, HOTKEY, NETUID)).rao == 7
+    await rpc(node.url, "devnode_setStake", HOTKEY, UNKNOWN_HOTKEY, NETUID, 0)
+    assert (await client.staking.get(UNKNOWN_HOTKEY, HOTKEY, NETUID)).rao == 0
+    assert (HOTKEY, UNKNOWN_HOTKEY, NETUID) not in node.state.stakes
     await rpc(node.url, "devnode_setAlphaPrice", NETUID, 50_000_000)
     assert (await client.prices.alpha_price(NETUID))["price_rao"] == 50_000_000
     state = await rpc(node.url, "devnode_state")

@@ -15,17 +15,18 @@ import bittensor
 import pytest
 from pydantic import SecretStr
 
-from consumers.stake_executor.executor import PAPER_DEFAULT_ADDRESS, StakeExecutor
+from consumers.stake_executor.executor import PAPER_DEFAULT_ADDRESS, StakeExecutor, StakeOutcome
 from offline.devnode.faults import Faults
 from offline.devnode.node import DevNode
 from offline.devnode.state import RAO_PER_UNIT
 from shared.chain import ChainClient, DividendReader, Unit
 from shared.errors import ChainUnavailable, NotFound
-from shared.events import StakeAction
+from shared.events import SkipReason, StakeAction
 from shared.settings import Settings, TradingMode
 
 HOTKEY = "5FFApaS75bv5pJHfAp2FVLBj9ZaXuFDjEypsaBNc1wCfe52v"
 UNKNOWN_HOTKEY = "5DAAnrj7VHTznn2AWBemMuyBwZWs6FNFjdyVXUeYum3PTXFy"
+NOBODY = UNKNOWN_HOTKEY  # as a coldkey: an account the fixture gives nothing
 NETUID = 18
 
 
@@ -43,6 +44,14 @@ def executor(chain: ChainClient, **settings: Any) -> StakeExecutor:
 def live(chain: ChainClient, node: DevNode) -> StakeExecutor:
     mnemonic = SecretStr(node.key("funded").mnemonic)
     return executor(chain, trading_mode="live", wallet_mnemonic=mnemonic)
+
+
+async def stake(
+    executor: StakeExecutor, action: StakeAction, amount_tao: str = "1", hotkey: str = HOTKEY
+) -> StakeOutcome:
+    """Plan, then submit what is submittable (live only), as the stake-executor hop does."""
+    planned = await executor.plan(action, Decimal(amount_tao), netuid=NETUID, hotkey=hotkey)
+    return await executor.submit(planned)
 
 
 def test_a_raw_ws_url_gets_no_public_fallback_or_archive_endpoints(node: DevNode) -> None:
@@ -118,9 +127,7 @@ async def test_live_add_stake_submits_and_moves_the_balances(
     free, staked = node.state.free(key.address), node.state.stake(HOTKEY, key.address, NETUID)
     fee = node.state.transaction_fee_rao
 
-    outcome = await live(chain, node).stake(
-        StakeAction.ADD, Decimal("1"), netuid=NETUID, hotkey=HOTKEY
-    )
+    outcome = await stake(live(chain, node), StakeAction.ADD)
 
     assert outcome.submitted
     assert outcome.success, outcome.error
@@ -142,10 +149,7 @@ async def test_signers_of_one_coldkey_racing_for_a_nonce_each_stake_once(node: D
     chains = [ChainClient.for_network(node.url, timeout=10, retry_after=5) for _ in range(4)]
     try:
         outcomes = await asyncio.gather(
-            *(
-                live(chain, node).stake(StakeAction.ADD, Decimal("1"), netuid=NETUID, hotkey=HOTKEY)
-                for chain in chains
-            )
+            *(stake(live(chain, node), StakeAction.ADD) for chain in chains)
         )
     finally:
         for chain in chains:
@@ -163,43 +167,62 @@ async def test_live_remove_stake_unstakes_the_alpha_worth_the_tao(
     fee = node.state.transaction_fee_rao
     price = node.state.subnets[NETUID].price
 
-    outcome = await live(chain, node).stake(
-        StakeAction.REMOVE, Decimal("1"), netuid=NETUID, hotkey=HOTKEY
-    )
+    outcome = await stake(live(chain, node), StakeAction.REMOVE)
 
     assert outcome.success, outcome.error
     alpha = RAO_PER_UNIT * RAO_PER_UNIT // price
     assert outcome.amount_alpha_rao == alpha
+    assert outcome.position_alpha_rao == staked
+    assert outcome.capped_from_alpha_rao is None
     assert node.state.stake(HOTKEY, key.address, NETUID) == staked - alpha
     assert node.state.free(key.address) == free + alpha * price // RAO_PER_UNIT - fee
 
 
 async def test_a_failed_stake_reports_the_chain_error(node: DevNode, chain: ChainClient) -> None:
     node.set_faults(Faults(fail_extrinsics="SlippageTooHigh"))
-    outcome = await live(chain, node).stake(
-        StakeAction.ADD, Decimal("1"), netuid=NETUID, hotkey=HOTKEY
-    )
+    outcome = await stake(live(chain, node), StakeAction.ADD)
     assert outcome.submitted
     assert not outcome.success
     assert outcome.error == "SlippageTooHigh"
 
 
 async def test_paper_mode_plans_and_changes_nothing(node: DevNode, chain: ChainClient) -> None:
+    """Without a wallet, paper trades plan for the development account, funded and staked on
+    the devnode as on a localnet: both directions planned, with the fee, nothing sent."""
     before = node.state.to_json()
     paper = executor(chain, trading_mode="paper")
     assert paper.mode is TradingMode.PAPER
     assert paper.address == PAPER_DEFAULT_ADDRESS
+    assert not paper.submits
 
-    added = await paper.stake(StakeAction.ADD, Decimal("1"), netuid=NETUID, hotkey=HOTKEY)
-    removed = await paper.stake(StakeAction.REMOVE, Decimal("1"), netuid=NETUID, hotkey=HOTKEY)
+    added = await stake(paper, StakeAction.ADD)
+    removed = await stake(paper, StakeAction.REMOVE)
 
     for outcome in (added, removed):
         assert not outcome.submitted
         assert outcome.success, outcome.error
+        assert outcome.skip_reason is None
         assert outcome.fee_rao == node.state.transaction_fee_rao
         assert outcome.block_hash is None
+    assert added.free_rao == node.state.free(PAPER_DEFAULT_ADDRESS)
+    assert removed.position_alpha_rao == node.state.stake(HOTKEY, PAPER_DEFAULT_ADDRESS, NETUID)
     assert node.accepted == []
     assert node.state.to_json() == before
+
+
+async def test_paper_mode_for_an_account_holding_nothing_plans_no_trade(
+    node: DevNode, chain: ChainClient
+) -> None:
+    """Paper reports what live trading would do for the account: here, a skip either way."""
+    paper = executor(chain, trading_mode="paper", wallet_address=NOBODY)
+
+    added = await stake(paper, StakeAction.ADD)
+    removed = await stake(paper, StakeAction.REMOVE)
+
+    assert (added.skip_reason, added.free_rao) == (SkipReason.INSUFFICIENT_BALANCE, 0)
+    assert (removed.skip_reason, removed.position_alpha_rao) == (SkipReason.NO_POSITION, 0)
+    assert (added.submitted, removed.submitted) == (False, False)
+    assert node.accepted == []
 
 
 async def test_paper_mode_with_a_mnemonic_still_submits_nothing(
@@ -209,7 +232,7 @@ async def test_paper_mode_with_a_mnemonic_still_submits_nothing(
     paper = executor(
         chain, trading_mode="paper", wallet_mnemonic=SecretStr(node.key("funded").mnemonic)
     )
-    outcome = await paper.stake(StakeAction.ADD, Decimal("1"), netuid=NETUID, hotkey=HOTKEY)
+    outcome = await stake(paper, StakeAction.ADD)
     assert not outcome.submitted
     assert outcome.success
     assert node.accepted == []
