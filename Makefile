@@ -9,10 +9,10 @@ GO ?= $(or $(shell command -v go),/usr/local/go/bin/go)
 # drop their own MongoDB databases: never point these at data you want to keep.
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 TEST_MONGODB_URL ?= mongodb://127.0.0.1:27017
-# make run-local: the same servers, database 0. Used only when neither the environment nor .env
-# sets REDIS_URL / MONGODB_URL.
-LOCAL_REDIS_URL ?= redis://127.0.0.1:6379/0
-LOCAL_MONGODB_URL ?= mongodb://127.0.0.1:27017
+# make run-local: a local Redis and FerretDB (database 0), on REDIS_PORT / MONGO_PORT like
+# scripts/provision.sh. Used only when neither the environment nor .env sets REDIS_URL / MONGODB_URL.
+LOCAL_REDIS_URL ?= redis://127.0.0.1:$(or $(REDIS_PORT),6379)/0
+LOCAL_MONGODB_URL ?= mongodb://127.0.0.1:$(or $(MONGO_PORT),27017)
 
 .PHONY: help
 help: ## List the targets
@@ -91,12 +91,17 @@ run-gateway: services ## Run the gateway on this machine (settings from .env / t
 # honcho's own .env reader drops the spaces inside values (a mnemonic, DESEARCH_QUERY_TEMPLATE), so
 # it is given none (--env /dev/null); python-dotenv, the settings' own reader, loads .env instead,
 # without overriding the environment. Ctrl-C: honcho sends SIGTERM to every process group, then
-# SIGKILL to any still running after 5 s.
+# SIGKILL to any still running after 5 s; then the local Redis and FerretDB are stopped if this
+# run started them (the shell survives the Ctrl-C through its trap to do that).
 .PHONY: run-local
-run-local: install services ## The whole service here, offline unless configured: gateway on :8000, consumers, devnode, Desearch stand-in; Ctrl-C stops all
+run-local: install ## The whole service here, offline unless configured: gateway on :8000, consumers, devnode, Desearch stand-in; Ctrl-C stops all
 	$(if $(wildcard .env),.venv/bin/dotenv --file .env run --no-override) bash -c '\
-		export PATH="$(CURDIR)/.venv/bin:$$PATH" \
-			REDIS_URL="$${REDIS_URL:-$(LOCAL_REDIS_URL)}" MONGODB_URL="$${MONGODB_URL:-$(LOCAL_MONGODB_URL)}" \
+		export PATH="$(CURDIR)/.venv/bin:$$PATH"; \
+		servers=""; \
+		if [ -z "$$REDIS_URL" ] && ! bash scripts/provision.sh up redis; then servers="redis"; fi; \
+		if [ -z "$$MONGODB_URL" ] && ! bash scripts/provision.sh up ferretdb; then servers="$$servers ferretdb"; fi; \
+		if [ -n "$$servers" ]; then bash scripts/provision.sh start $$servers >/dev/null || exit 1; fi; \
+		export REDIS_URL="$${REDIS_URL:-$(LOCAL_REDIS_URL)}" MONGODB_URL="$${MONGODB_URL:-$(LOCAL_MONGODB_URL)}" \
 			API_TOKENS="$${API_TOKENS:-$$(dotenv --file .env.example get API_TOKENS)}"; \
 		processes="gateway tweet-fetcher sentiment-scorer stake-executor"; \
 		if [ -t 1 ]; then export LOG_FORMAT="$${LOG_FORMAT:-console}"; fi; \
@@ -109,7 +114,10 @@ run-local: install services ## The whole service here, offline unless configured
 			export DESEARCH_BASE_URL=http://127.0.0.1:8090 DESEARCH_API_KEY=offline-stand-in; \
 			processes="$$processes desearch-standin"; \
 		fi; \
-		exec honcho start --procfile Procfile --env /dev/null $$processes'
+		trap : INT TERM; \
+		honcho start --procfile Procfile --env /dev/null $$processes; status=$$?; \
+		if [ -n "$$servers" ]; then bash scripts/provision.sh stop $$servers; fi; \
+		exit $$status'
 
 .PHONY: up
 up: ## Start the whole stack with Docker Compose (needs a Docker engine)

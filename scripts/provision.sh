@@ -4,10 +4,13 @@
 # Usage: scripts/provision.sh <command>
 #   install  apt-get redis-server + wrk (if missing), build .local/bin/ferretdb
 #            from tools/ferretdb (if stale), install uv (if missing) and `uv sync`
-#   start    start redis-server and ferretdb on 127.0.0.1 (skips whatever already
-#            answers on its port), wait until ready, print the URLs to export
-#   stop     stop both via their pidfiles (.local/{redis,ferretdb}-<port>.pid)
+#   start [redis|ferretdb ...]
+#            start redis-server and ferretdb (or the ones named) on 127.0.0.1 (skips
+#            whatever already answers on its port), wait until ready, print the URLs
+#   stop [redis|ferretdb ...]
+#            stop both (or the ones named) via their pidfiles (.local/<name>-<port>.pid)
 #   status   show whether each answers; exit 1 if either is down
+#   up NAME  exit 0 if NAME (redis or ferretdb) answers on its port, 1 if not
 #
 # Environment (stop/status honour the ports too): REDIS_PORT (6379), MONGO_PORT (27017),
 #   START_TIMEOUT (30 s), FERRETDB_LOG_LEVEL (info),
@@ -209,12 +212,30 @@ export MONGODB_URL=mongodb://127.0.0.1:$MONGO_PORT
 EOF
 }
 
+# servers NAME...: the names given, checked, or both when none is.
+servers() {
+  local name
+  [[ $# -gt 0 ]] || set -- redis ferretdb
+  for name in "$@"; do
+    [[ $name == redis || $name == ferretdb ]] || die "unknown server: $name (redis or ferretdb)"
+    echo "$name"
+  done
+}
+
 cmd_start() {
+  local name
   mkdir -p "$LOCAL"
-  start_redis
-  start_ferretdb
+  for name in $(servers "$@"); do "start_$name"; done
   log "services are up; export:"
   print_urls
+}
+
+cmd_up() {
+  case "${1:-}" in
+    redis) redis_up ;;
+    ferretdb) ferretdb_up ;;
+    *) die "up: name redis or ferretdb" ;;
+  esac
 }
 
 # stop_pidfile NAME PIDFILE EXPECTED_COMM
@@ -237,8 +258,13 @@ stop_pidfile() {
 }
 
 cmd_stop() {
-  stop_pidfile ferretdb "$FERRETDB_PID" ferretdb
-  stop_pidfile redis "$REDIS_PID" redis-server
+  local name
+  for name in $(servers "$@"); do
+    case "$name" in
+      redis) stop_pidfile redis "$REDIS_PID" redis-server ;;
+      ferretdb) stop_pidfile ferretdb "$FERRETDB_PID" ferretdb ;;
+    esac
+  done
 }
 
 cmd_status() {
@@ -254,9 +280,10 @@ cmd_status() {
 
 case "${1:-}" in
   install) cmd_install ;;
-  start) cmd_start ;;
-  stop) cmd_stop ;;
+  start) shift; cmd_start "$@" ;;
+  stop) shift; cmd_stop "$@" ;;
   status) cmd_status ;;
+  up) shift; cmd_up "$@" ;;
   -h | --help | help) usage ;;
   *) usage >&2; exit 2 ;;
 esac

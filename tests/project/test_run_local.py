@@ -4,7 +4,9 @@ The README promises that with nothing configured (no ``.env``, no keys, no netwo
 starts Redis, the MongoDB-compatible server, the devnode, the Desearch stand-in, the gateway and
 the three consumers, that its curl lines then answer, that a requested trade reaches a recorded
 paper outcome, and that Ctrl-C stops everything. This test does exactly that, in a subprocess,
-with the curl lines read from the README itself.
+with the curl lines read from the README itself. Its Redis and FerretDB are started by run-local
+itself, on ports of their own (``REDIS_PORT`` / ``MONGO_PORT``, as ``scripts/provision.sh``
+reads them), so the suite's servers are left alone and the stop of those two is checked too.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -23,15 +26,18 @@ from typing import Any
 import pytest
 
 from shared.documents import TERMINAL_STATES
-from shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-# What run-local listens on: gateway, devnode, Desearch stand-in, the consumers' metrics.
-PORTS = (8000, 9944, 8090, 9101, 9102, 9103)
+# The Redis and FerretDB this run starts, away from the suite's own.
+REDIS_PORT, MONGO_PORT = 16390, 27190
+# What run-local listens on: gateway, devnode, Desearch stand-in, the consumers' metrics, and
+# the two servers.
+PORTS = (8000, 9944, 8090, 9101, 9102, 9103, REDIS_PORT, MONGO_PORT)
 # Settings a developer's shell may hold that would make this run something other than offline.
 CONFIGURED = {
     "BITTENSOR_NETWORK", "DESEARCH_API_KEY", "DESEARCH_BASE_URL", "CHUTES_API_KEY", "API_TOKENS",
-    "TRADING_MODE", "WALLET_MNEMONIC", "LOG_FORMAT", "MONGODB_DATABASE",
+    "TRADING_MODE", "WALLET_MNEMONIC", "LOG_FORMAT", "MONGODB_DATABASE", "REDIS_URL",
+    "MONGODB_URL",
 }  # fmt: skip
 STARTUP_SECONDS = 240
 TRADE_SECONDS = 120
@@ -88,16 +94,26 @@ def session_processes(sid: int) -> list[str]:
     return left
 
 
+def clean(directories: list[Path], files: list[Path]) -> None:
+    for directory in directories:
+        shutil.rmtree(directory, ignore_errors=True)
+    for file in files:
+        file.unlink(missing_ok=True)
+
+
 @pytest.fixture
-def run_local(settings: Settings) -> Iterator[subprocess.Popen[bytes]]:
+def run_local() -> Iterator[subprocess.Popen[bytes]]:
     """``make run-local`` in its own session, as a terminal would run it; Ctrl-C'd if left."""
     if (ROOT / ".env").exists():
         pytest.skip("a .env is present, which make run-local reads: this test is of a fresh clone")
     busy = [port for port in PORTS if not port_free(port)]
     assert not busy, f"ports run-local needs are taken: {busy}"
+    local = ROOT / ".local"
+    data = [local / "redis-data" / str(REDIS_PORT), local / "ferretdb-data" / str(MONGO_PORT)]
+    logs = [local / f"redis-{REDIS_PORT}.log", local / f"ferretdb-{MONGO_PORT}.log"]
+    clean(data, logs)  # what an earlier run of this test left
     env = {key: value for key, value in os.environ.items() if key not in CONFIGURED}
-    # The test's own Redis database and a MongoDB database of its own (both wiped after).
-    env.update(REDIS_URL=settings.redis_url, MONGODB_DATABASE=settings.mongodb_database)
+    env.update(REDIS_PORT=str(REDIS_PORT), MONGO_PORT=str(MONGO_PORT))
     process = subprocess.Popen(
         ["make", "run-local"],  # noqa: S607 - make from PATH, as a reader runs it
         cwd=ROOT,
@@ -113,6 +129,13 @@ def run_local(settings: Settings) -> Iterator[subprocess.Popen[bytes]]:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+            subprocess.run(
+                ["bash", "scripts/provision.sh", "stop"],  # noqa: S607 - bash from PATH
+                cwd=ROOT,
+                env={**os.environ, "REDIS_PORT": str(REDIS_PORT), "MONGO_PORT": str(MONGO_PORT)},
+                check=False,
+            )
+        clean(data, logs)
 
 
 def wait_until_ready(process: subprocess.Popen[bytes], assignments: list[str], ready: str) -> None:
