@@ -13,6 +13,8 @@ TEST_MONGODB_URL ?= mongodb://127.0.0.1:27017
 # scripts/provision.sh. Used only when neither the environment nor .env sets REDIS_URL / MONGODB_URL.
 LOCAL_REDIS_URL ?= redis://127.0.0.1:$(or $(REDIS_PORT),6379)/0
 LOCAL_MONGODB_URL ?= mongodb://127.0.0.1:$(or $(MONGO_PORT),27017)
+# make fuzz: a database of its own on the test Redis, wiped at start.
+FUZZ_REDIS_URL ?= redis://127.0.0.1:6379/11
 
 .PHONY: help
 help: ## List the targets
@@ -83,6 +85,11 @@ bench-pipeline: install services ## Push N trades (TRADES=1000) through the thre
 chaos: install services ## Kill -9 each consumer, restart Redis (AOF / none) mid-run (TRADES=1000 per scenario); prints lost and double-submitted
 	REDIS_URL=redis://127.0.0.1:6379/12 MONGODB_URL=$(TEST_MONGODB_URL) MONGODB_DATABASE=bench_chaos \
 		$(PYTHON) -m bench.chaos --trades $(or $(TRADES),1000)
+
+.PHONY: fuzz
+fuzz: install services ## Schemathesis, every check on, against a running gateway on the devnode (EXAMPLES=600, SEED=); prints the counts
+	REDIS_URL=$(FUZZ_REDIS_URL) MONGODB_URL=$(TEST_MONGODB_URL) MONGODB_DATABASE=fuzz \
+		$(PYTHON) -m bench.fuzz --max-examples $(or $(EXAMPLES),600) $(if $(SEED),--seed $(SEED))
 
 .PHONY: run-gateway
 run-gateway: services ## Run the gateway on this machine (settings from .env / the environment)

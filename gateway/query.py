@@ -1,26 +1,70 @@
-"""Query parameters parsed by one pydantic model, and documented from it.
+"""Query parameters parsed by one pydantic model, and documented from that same model.
 
 FastAPI validates query parameters field by field, re-inspecting each annotation on every
 request; on the cached dividends path that cost more than the rest of the request together.
 ``parse_query`` validates the whole query string with one model in one pass, raising the same
-``RequestValidationError`` FastAPI would (so the 422 body is unchanged), and
-``query_parameters`` writes the same OpenAPI parameter list FastAPI would have.
+``RequestValidationError`` FastAPI would (so the 422 body is unchanged).
+
+``query_parameters`` publishes the model's own JSON Schema, so the documented contract is the
+checked one, and schema-driven clients and fuzzers agree with the server. It is one parameter,
+an object serialized as ``form``/``explode``: that puts each field in the query string as its
+own ``name=value``, exactly as separate parameters would, while the schema can also say what
+separate parameters cannot: the rules between fields (``dependentRequired``, ``if``/``then``,
+enforced by the model's validator) and that no other parameter is accepted (the models forbid
+extras). An optional field is simply left out (a query string has no null); scalars are read as
+the schema writes them (``DECIMAL``, ``QueryBool``); a parameter given twice is refused.
 """
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+import re
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, BeforeValidator, ValidationError
+from pydantic_core import PydanticCustomError
 
 M = TypeVar("M", bound=BaseModel)
 
+_INTEGER = re.compile(r"-?[0-9]+")
+_BOOLEANS = {"true": True, "false": False}
+
+
+def _integer(value: object) -> object:
+    """A decimal literal, nothing else: pydantic's lax mode also takes `+1`, ` 1`, `1_0`, `1.0`."""
+    if isinstance(value, str) and not _INTEGER.fullmatch(value):
+        raise PydanticCustomError("int_parsing", "Input should be a valid integer")
+    return value
+
+
+def _boolean(value: object) -> object:
+    """`true` or `false`, as the schema's boolean is written; not `1`, `yes` or `on`."""
+    if isinstance(value, str):
+        if value not in _BOOLEANS:
+            raise PydanticCustomError("bool_parsing", "Input should be `true` or `false`")
+        return _BOOLEANS[value]
+    return value
+
+
+# Query scalars read exactly as the schema writes them: apply to an ``int`` or ``bool`` field.
+DECIMAL = BeforeValidator(_integer)
+QueryBool = Annotated[bool, BeforeValidator(_boolean)]
+
+REF_TEMPLATE = "#/$defs/{model}"
+
 
 def parse_query(request: Request, model: type[M]) -> M:
+    """The query string validated by ``model``; a parameter given twice is refused, not guessed."""
+    items = request.query_params.multi_items()
+    query = dict(items)
+    if len(query) != len(items):
+        repeated = next(name for name, _ in items if request.query_params.getlist(name)[1:])
+        raise RequestValidationError(
+            [{"type": "repeated", "loc": ("query", repeated), "msg": "given more than once"}]
+        )
     try:
-        return model.model_validate(dict(request.query_params))
+        return model.model_validate(query)
     except ValidationError as error:
         raise RequestValidationError(
             [{**e, "loc": ("query", *e["loc"])} for e in error.errors(include_url=False)]
@@ -28,20 +72,48 @@ def parse_query(request: Request, model: type[M]) -> M:
 
 
 def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
-    """OpenAPI ``parameters`` for ``model``'s fields, as ``in: query``."""
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-    required = set(schema.get("required", []))
-    parameters = []
-    for name, field_schema in schema["properties"].items():
-        description = field_schema.pop("description", None)
-        field_schema.pop("title", None)
-        parameter: dict[str, Any] = {
-            "name": name,
+    """OpenAPI ``parameters`` for ``model``: one ``in: query`` object, exploded into fields."""
+    schema = model.model_json_schema(ref_template=REF_TEMPLATE)
+    definitions = schema.pop("$defs", {})
+    schema["properties"] = {
+        name: _without_null(_inlined(field, definitions))
+        for name, field in schema["properties"].items()
+    }
+    description = schema.pop("description", None)
+    schema.pop("title", None)
+    return [
+        {
+            "name": "query",
             "in": "query",
-            "required": name in required,
-            "schema": field_schema,
+            "style": "form",
+            "explode": True,
+            "required": False,
+            "description": description,
+            "schema": schema,
         }
-        if description:
-            parameter["description"] = description
-        parameters.append(parameter)
-    return parameters
+    ]
+
+
+def _inlined(field: dict[str, Any], definitions: dict[str, Any]) -> dict[str, Any]:
+    """The field's schema with references to the model's definitions (enums) written out."""
+    if "$ref" in field:
+        reference = field["$ref"].removeprefix("#/$defs/")
+        return _inlined(definitions[reference], definitions) | {
+            k: v for k, v in field.items() if k != "$ref"
+        }
+    if "anyOf" in field:
+        return field | {"anyOf": [_inlined(branch, definitions) for branch in field["anyOf"]]}
+    return field
+
+
+def _without_null(field: dict[str, Any]) -> dict[str, Any]:
+    """The field's schema without its ``null`` alternative, description and title on top."""
+    field = dict(field)
+    field.pop("title", None)
+    branches = [b for b in field.get("anyOf", []) if b != {"type": "null"}]
+    if len(branches) == 1:
+        del field["anyOf"]
+        field = branches[0] | field
+    if field.get("default", ...) is None:
+        del field["default"]
+    return field

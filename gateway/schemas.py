@@ -1,24 +1,89 @@
-"""Response bodies, as documented in the OpenAPI schema at /docs."""
+"""Query parameters and response bodies, as documented in the OpenAPI schema at /docs.
+
+Every constraint a parameter model states is both what the server checks and what the schema
+publishes (``gateway.query``): a request the schema allows is served, one it forbids is a 422.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from gateway.query import DECIMAL, QueryBool
 from shared.chain import Unit
 from shared.documents import HopState, Trade, TradeState
-from shared.events import Hotkey
+from shared.errors import InvalidInput
+from shared.events import Hotkey, NetUid
+
+# Deep pages cost the storage a scan of everything skipped; past this, filter instead.
+MAX_OFFSET = 100_000
+MAX_PAGE = 100
 
 
 class DividendsParams(BaseModel):
-    """Query parameters of ``GET /api/v1/tao_dividends`` (one model: validated in one pass)."""
+    """The query of `GET /api/v1/tao_dividends`: `hotkey` needs `netuid`, `trade=true` both."""
 
-    netuid: int | None = Field(default=None, ge=0, le=65535, description="Subnet; 0 is root.")
-    hotkey: Hotkey | None = Field(default=None, description="SS58 address (checksum-validated).")
-    trade: bool = Field(default=False, description="Queue a sentiment-driven trade (trade scope).")
-    cursor: int = Field(default=0, ge=0, description="All-subnets page start (a netuid).")
+    # Unknown parameters are refused (a typo must not silently widen the query), and the rules
+    # between parameters are published in JSON Schema as ``_one_target`` enforces them.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "dependentRequired": {"hotkey": ["netuid"]},
+            "if": {"properties": {"trade": {"const": True}}, "required": ["trade"]},
+            "then": {"required": ["netuid", "hotkey"]},
+        },
+    )
+
+    netuid: Annotated[NetUid | None, DECIMAL] = Field(
+        default=None, description="Subnet, 0..65535; 0 is root."
+    )
+    hotkey: Hotkey | None = None
+    trade: QueryBool = Field(
+        default=False,
+        description="`true` queues a sentiment-driven trade on (netuid, hotkey): needs both "
+        "and a token with the trade scope.",
+    )
+    cursor: Annotated[NetUid, DECIMAL] = Field(
+        default=0, description="All-subnets queries: the netuid a page starts at."
+    )
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Self:
+        """A hotkey is one entry of one subnet; a trade has exactly one target."""
+        if self.hotkey is not None and self.netuid is None:
+            raise InvalidInput("hotkey needs a netuid", field="netuid")
+        if self.trade and self.netuid is None:
+            raise InvalidInput("trade=true needs a netuid", field="netuid")
+        if self.trade and self.hotkey is None:
+            raise InvalidInput("trade=true needs a hotkey", field="hotkey")
+        return self
+
+    @property
+    def trade_target(self) -> tuple[int, str] | None:
+        """(netuid, hotkey) to trade on when trade=true; the validator made sure of both."""
+        if not self.trade or self.netuid is None or self.hotkey is None:
+            return None
+        return self.netuid, self.hotkey
+
+
+class TradesParams(BaseModel):
+    """The query of `GET /api/v1/trades`: filters, then a page, newest first."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    netuid: Annotated[NetUid | None, DECIMAL] = Field(
+        default=None, description="Only trades on this subnet."
+    )
+    hotkey: Hotkey | None = None
+    state: TradeState | None = Field(default=None, description="Only trades in this state.")
+    offset: Annotated[int, DECIMAL] = Field(
+        default=0, ge=0, le=MAX_OFFSET, description=f"Trades to skip, 0..{MAX_OFFSET}."
+    )
+    limit: Annotated[int, DECIMAL] = Field(
+        default=20, ge=1, le=MAX_PAGE, description=f"Page size, 1..{MAX_PAGE}."
+    )
 
 
 class DividendEntryOut(BaseModel):

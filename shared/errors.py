@@ -24,26 +24,36 @@ class ServiceError(Exception):
 
 
 class InvalidInput(ServiceError):
+    """A parameter is malformed, out of range, or missing what it needs; ``field`` names it."""
+
     code = "invalid_parameter"
     status = 422
 
 
 class NotAuthenticated(ServiceError):
+    """No token, or one that is not valid."""
+
     code = "not_authenticated"
     status = 401
 
 
 class Forbidden(ServiceError):
+    """The token is valid but lacks the scope the request needs (``trade`` for trade=true)."""
+
     code = "insufficient_scope"
     status = 403
 
 
 class NotFound(ServiceError):
+    """What was asked for does not exist: the subnet, or the trade."""
+
     code = "not_found"
     status = 404
 
 
 class RateLimited(ServiceError):
+    """The token made more requests than its limit in the current window."""
+
     code = "rate_limited"
     status = 429
 

@@ -15,10 +15,30 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from shared.ss58 import validate_ss58
+from shared.ss58 import (
+    SS58_DESCRIPTION,
+    SS58_EXAMPLE,
+    SS58_LENGTH,
+    SS58_PATTERN,
+    validate_ss58,
+)
 
-Hotkey = Annotated[str, AfterValidator(validate_ss58)]
+# The schema states what the validator checks but the checksum, which no JSON Schema keyword
+# can; "format": "ss58" names the rule for generators that know it (bench/fuzz_hooks.py).
+Hotkey = Annotated[
+    str,
+    Field(
+        min_length=SS58_LENGTH,
+        max_length=SS58_LENGTH,
+        pattern=SS58_PATTERN,
+        description=SS58_DESCRIPTION,
+        examples=[SS58_EXAMPLE],
+        json_schema_extra={"format": "ss58"},
+    ),
+    AfterValidator(validate_ss58),
+]
 NetUid = Annotated[int, Field(ge=0, le=65535)]
+TradeId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
 
 
 def new_id() -> str:
@@ -35,7 +55,7 @@ class Event(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     schema_version: Literal[1] = 1
-    trade_id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
+    trade_id: TradeId
     trace_id: Annotated[str, Field(min_length=1, max_length=64)]
     netuid: NetUid
     hotkey: Hotkey

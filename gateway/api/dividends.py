@@ -13,41 +13,45 @@ from gateway.auth import require_scope
 from gateway.cache import CacheResult
 from gateway.deps import authenticate
 from gateway.dividends import DividendQuery
-from gateway.openapi import REQUIRES_TOKEN
+from gateway.openapi import REQUIRES_TOKEN, error_responses, trade_link
 from gateway.query import parse_query, query_parameters
 from gateway.routing import DirectRoute
-from gateway.schemas import DividendsParams, DividendsResponse, ErrorResponse
-from shared.errors import InvalidInput
+from gateway.schemas import DividendsParams, DividendsResponse
+from shared.errors import (
+    ChainUnavailable,
+    DividendItemMissing,
+    Forbidden,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    RateLimited,
+    TradeUnavailable,
+)
 from shared.settings import Scope
 
 router = APIRouter(prefix="/api/v1", tags=["dividends"], route_class=DirectRoute)
-
-_ERRORS: dict[int | str, dict[str, object]] = {
-    401: {"model": ErrorResponse, "description": "`not_authenticated`: missing or unknown token."},
-    403: {
-        "model": ErrorResponse,
-        "description": "`insufficient_scope`: `trade=true` needs the trade scope.",
-    },
-    404: {"model": ErrorResponse, "description": "`not_found`: the subnet does not exist."},
-    422: {
-        "model": ErrorResponse,
-        "description": "`invalid_parameter`: `field` names the parameter.",
-    },
-    429: {"model": ErrorResponse, "description": "`rate_limited`: see `Retry-After`."},
-    503: {
-        "model": ErrorResponse,
-        "description": "`chain_unavailable`, `dividend_item_unavailable` or `trade_unavailable`; "
-        "see `Retry-After`.",
-    },
-}
 
 
 @router.get(
     "/tao_dividends",
     response_model=DividendsResponse,
-    responses=_ERRORS,
+    responses=error_responses(
+        NotAuthenticated,
+        Forbidden,
+        NotFound,
+        InvalidInput,
+        RateLimited,
+        ChainUnavailable,
+        DividendItemMissing,
+        TradeUnavailable,
+    ),
     summary="Root dividends per hotkey and subnet",
-    openapi_extra={"security": REQUIRES_TOKEN, "parameters": query_parameters(DividendsParams)},
+    operation_id="tao_dividends",
+    openapi_extra={
+        "security": REQUIRES_TOKEN,
+        "parameters": query_parameters(DividendsParams),
+        "responses": {"200": {"links": {"TradeTimeline": trade_link("/trade_id")}}},
+    },
 )
 async def tao_dividends(request: Request) -> Response:
     """Root dividends read from the chain, or from the shared cache (fixed TTL).
@@ -62,14 +66,12 @@ async def tao_dividends(request: Request) -> Response:
     caller = await authenticate(request)
     params = parse_query(request, DividendsParams)
     services = caller.services
-    netuid, hotkey, trade = params.netuid, params.hotkey, params.trade
-    if trade:
+    target = params.trade_target
+    if target is not None:
         require_scope(caller.token, Scope.TRADE, field="trade")
-    if hotkey is not None and netuid is None:
-        raise InvalidInput("hotkey needs a netuid", field="netuid")
-    target = _trade_target(netuid, hotkey) if trade else None
 
-    result = await services.dividends.get(DividendQuery(netuid, hotkey, params.cursor))
+    query = DividendQuery(params.netuid, params.hotkey, params.cursor)
+    result = await services.dividends.get(query)
     admission = None
     if target is not None:
         admission = await services.admission.admit(
@@ -79,15 +81,6 @@ async def tao_dividends(request: Request) -> Response:
             trace_id=caller.request_id,
         )
     return Response(_render(result, admission), media_type="application/json")
-
-
-def _trade_target(netuid: int | None, hotkey: str | None) -> tuple[int, str]:
-    """A trade has exactly one target: both parameters are required."""
-    if netuid is None:
-        raise InvalidInput("trade=true needs a netuid", field="netuid")
-    if hotkey is None:
-        raise InvalidInput("trade=true needs a hotkey", field="hotkey")
-    return netuid, hotkey
 
 
 def _render(result: CacheResult, admission: Admission | None) -> bytes:

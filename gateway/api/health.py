@@ -14,7 +14,7 @@ from gateway.schemas import ReadinessResponse
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health", summary="Liveness: the process answers")
+@router.get("/health", summary="Liveness: the process answers", operation_id="health")
 async def health() -> dict[str, str]:
     return {"status": "ok"}
 
@@ -24,6 +24,7 @@ async def health() -> dict[str, str]:
     response_model=ReadinessResponse,
     responses={503: {"model": ReadinessResponse, "description": "A dependency is not ready."}},
     summary="Readiness: Redis, MongoDB and the chain each checked",
+    operation_id="ready",
 )
 async def ready(services: ServicesDep) -> JSONResponse:
     timeout = services.settings.redis_timeout_seconds * 4

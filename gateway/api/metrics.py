@@ -18,8 +18,17 @@ router = APIRouter(tags=["health"])
 @router.get(
     "/metrics",
     response_class=Response,
-    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format."}},
+    responses={
+        200: {
+            "content": {
+                "text/plain": {"schema": {"type": "string"}},
+                "application/openmetrics-text": {"schema": {"type": "string"}},
+            },
+            "description": "Prometheus text format; OpenMetrics when `Accept` asks for it.",
+        }
+    },
     summary="Prometheus metrics: requests, cache, chain, streams",
+    operation_id="metrics",
 )
 async def prometheus_metrics(request: Request, services: ServicesDep) -> Response:
     settings = services.settings

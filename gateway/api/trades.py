@@ -4,33 +4,28 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Request
 
 from gateway import trades
 from gateway.deps import authenticate
-from gateway.openapi import REQUIRES_TOKEN
-from gateway.schemas import ErrorResponse, HopOut, TradeOut, TradePage, TradeSummary
-from shared.documents import TradeState
-from shared.events import Hotkey
+from gateway.openapi import REQUIRES_TOKEN, error_responses, trade_link
+from gateway.query import parse_query, query_parameters
+from gateway.schemas import HopOut, TradeOut, TradePage, TradesParams, TradeSummary
+from shared.errors import InvalidInput, NotAuthenticated, NotFound, RateLimited
+from shared.events import TradeId
 
 router = APIRouter(prefix="/api/v1/trades", tags=["trades"])
-
-_ERRORS: dict[int | str, dict[str, object]] = {
-    401: {"model": ErrorResponse, "description": "`not_authenticated`"},
-    404: {"model": ErrorResponse, "description": "`not_found`: no such trade"},
-    422: {"model": ErrorResponse, "description": "`invalid_parameter`"},
-    429: {"model": ErrorResponse, "description": "`rate_limited`"},
-}
 
 
 @router.get(
     "/{trade_id}",
     response_model=TradeOut,
-    responses=_ERRORS,
+    responses=error_responses(NotAuthenticated, NotFound, InvalidInput, RateLimited),
     summary="One trade's timeline, hop by hop",
+    operation_id="get_trade",
     openapi_extra={"security": REQUIRES_TOKEN},
 )
-async def get_trade(request: Request, trade_id: Annotated[str, Path(max_length=64)]) -> TradeOut:
+async def get_trade(request: Request, trade_id: Annotated[TradeId, Path()]) -> TradeOut:
     await authenticate(request)
     trade, hops = await trades.timeline(trade_id)
     return TradeOut(
@@ -42,25 +37,28 @@ async def get_trade(request: Request, trade_id: Annotated[str, Path(max_length=6
 @router.get(
     "",
     response_model=TradePage,
-    responses=_ERRORS,
+    responses=error_responses(NotAuthenticated, InvalidInput, RateLimited),
     summary="Recent trades, newest first, filtered",
-    openapi_extra={"security": REQUIRES_TOKEN},
+    operation_id="list_trades",
+    openapi_extra={
+        "security": REQUIRES_TOKEN,
+        "parameters": query_parameters(TradesParams),
+        "responses": {"200": {"links": {"FirstTradeTimeline": trade_link("/items/0/trade_id")}}},
+    },
 )
-async def list_trades(
-    request: Request,
-    netuid: Annotated[int | None, Query(ge=0, le=65535)] = None,
-    hotkey: Annotated[Hotkey | None, Query()] = None,
-    state: Annotated[TradeState | None, Query()] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-) -> TradePage:
+async def list_trades(request: Request) -> TradePage:
     await authenticate(request)
+    params = parse_query(request, TradesParams)
     page, total = await trades.recent(
-        netuid=netuid, hotkey=hotkey, state=state, offset=offset, limit=limit
+        netuid=params.netuid,
+        hotkey=params.hotkey,
+        state=params.state,
+        offset=params.offset,
+        limit=params.limit,
     )
     return TradePage(
         items=[TradeSummary.from_document(trade) for trade in page],
         total=total,
-        offset=offset,
-        limit=limit,
+        offset=params.offset,
+        limit=params.limit,
     )

@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 import pytest
+from bittensor.sp_core import ss58_decode, ss58_encode
 
 from offline.substrate import OLD_TAO_DIVIDENDS, ROOT_DIVIDENDS, FakeSubstrate
 from shared.settings import Settings
@@ -13,6 +14,7 @@ from tests.conftest import HOTKEY, OTHER_HOTKEY, READ_TOKEN
 from tests.gateway_client import running_gateway
 
 AUTH = {"Authorization": f"Bearer {READ_TOKEN}"}
+HOTKEY_AS_PREFIX_43 = ss58_encode(bytes(ss58_decode(HOTKEY)), 43)
 
 
 async def get(client: httpx.AsyncClient, **params: Any) -> httpx.Response:
@@ -138,8 +140,14 @@ async def test_an_old_runtime_is_read_from_tao_dividends_per_subnet_in_tao(
         ({"netuid": 70000}, "netuid"),
         ({"netuid": 18, "hotkey": HOTKEY[:-1] + "w"}, "hotkey"),  # checksum broken
         ({"netuid": 18, "hotkey": "not-an-address"}, "hotkey"),
+        ({"netuid": 18, "hotkey": HOTKEY_AS_PREFIX_43}, "hotkey"),  # the same key, respelled
         ({"hotkey": HOTKEY}, "netuid"),
         ({"trade": "maybe"}, "trade"),
+        ({"trade": "1"}, "trade"),  # the schema's boolean is `true` or `false`
+        ({"netuid": "+18"}, "netuid"),  # an integer is a plain decimal literal
+        ({"cursor": 65536}, "cursor"),
+        ({"netuid": ["18", "19"]}, "netuid"),  # given twice
+        ({"netuid": 18, "hotkeys": HOTKEY}, "hotkeys"),  # unknown: a typo must not widen
     ],
 )
 async def test_bad_parameters_are_422_naming_the_field(
