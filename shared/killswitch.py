@@ -43,6 +43,12 @@ class SwitchState:
         return f"{word} by {self.by} at {self.at:%Y-%m-%d %H:%M:%S} UTC"
 
 
+@dataclass(frozen=True, slots=True)
+class SwitchReport:
+    state: SwitchState
+    changes: list[KillSwitchChange]  # the latest flips, newest first
+
+
 class KillSwitch:
     def __init__(self, redis: Redis, *, default: bool) -> None:
         self._redis = redis
@@ -71,8 +77,8 @@ class KillSwitch:
         await self._redis.set(KEY, json.dumps(stored))
         return SwitchState(engaged=engaged, by=by, at=at)
 
-
-async def history(limit: int) -> list[KillSwitchChange]:
-    """The latest flips, newest first."""
-    newest_first = ("at", SortDirection.DESCENDING)
-    return await KillSwitchChange.find_all().sort(newest_first).limit(limit).to_list()
+    async def report(self, *, changes: int) -> SwitchReport:
+        """The switch as it is now, and its latest ``changes`` flips from the audit."""
+        newest_first = ("at", SortDirection.DESCENDING)
+        found = await KillSwitchChange.find_all().sort(newest_first).limit(changes).to_list()
+        return SwitchReport(await self.state(), found)

@@ -11,7 +11,7 @@ from gateway.deps import authenticate
 from gateway.openapi import REQUIRES_TOKEN
 from gateway.schemas import ErrorResponse, HopOut, TradeOut, TradePage, TradeSummary
 from shared.documents import TradeState
-from shared.events import Hotkey
+from shared.events import Hotkey, StakeAction
 
 router = APIRouter(prefix="/api/v1/trades", tags=["trades"])
 
@@ -51,12 +51,13 @@ async def list_trades(
     netuid: Annotated[int | None, Query(ge=0, le=65535)] = None,
     hotkey: Annotated[Hotkey | None, Query()] = None,
     state: Annotated[TradeState | None, Query()] = None,
+    action: Annotated[StakeAction | None, Query(description="The outcome's stake action.")] = None,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> TradePage:
     await authenticate(request)
     page, total = await trades.recent(
-        netuid=netuid, hotkey=hotkey, state=state, offset=offset, limit=limit
+        netuid=netuid, hotkey=hotkey, state=state, action=action, offset=offset, limit=limit
     )
     return TradePage(
         items=[TradeSummary.from_document(trade) for trade in page],

@@ -6,7 +6,7 @@ import pytest
 from redis.asyncio import Redis
 
 from shared.documents import KillSwitchChange
-from shared.killswitch import KEY, STARTUP_DEFAULT, KillSwitch, history
+from shared.killswitch import KEY, STARTUP_DEFAULT, KillSwitch
 
 pytestmark = pytest.mark.usefixtures("documents")
 
@@ -39,12 +39,14 @@ async def test_every_flip_is_audited_newest_first(redis: Redis) -> None:
     switch = KillSwitch(redis, default=False)
     first = await switch.flip(engaged=True, by="ops-admin")
     second = await switch.flip(engaged=False, by="night-shift")
-    changes = await history(limit=10)
-    assert [(c.engaged, c.by, c.at) for c in changes] == [
+    report = await switch.report(changes=10)
+    assert [(c.engaged, c.by, c.at) for c in report.changes] == [
         (False, "night-shift", second.at),
         (True, "ops-admin", first.at),
     ]
+    assert report.state == second
     assert await KillSwitchChange.count() == 2
+    assert len((await switch.report(changes=1)).changes) == 1
 
 
 async def test_a_redis_that_lost_the_key_falls_back_to_the_setting(redis: Redis) -> None:
