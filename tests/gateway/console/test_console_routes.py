@@ -305,7 +305,7 @@ async def test_the_streams_view_lists_dead_letters_with_their_reason_and_buttons
     assert "Reason: HTTPStatusError: 503 from Chutes" in words
     requeue = f'hx-post="/console/dead-letters/tweets.fetched/{dead_id}/requeue"'
     assert requeue in as_admin.text
-    assert "Requeue all 1 dead letters" in words
+    assert "Requeue every dead letter (1)" in words
     assert "Reason: HTTPStatusError: 503 from Chutes" in text_of(as_reader.text)
     assert "hx-post" not in as_reader.text
 
