@@ -19,7 +19,7 @@ help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: install
-install: ## Install everything on this machine: redis-server, wrk, FerretDB, the Python env
+install: ## Install everything on this machine: redis-server, wrk, chromium, promtool, FerretDB, the Python env
 	bash scripts/provision.sh install
 
 .PHONY: services
