@@ -17,12 +17,14 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 from pymongo import MongoClient
 from redis import Redis
 
 from bench.processes import Processes, polling_consumers, processes, start_fakes
+from shared.documents import TERMINAL_STATES
 from shared.streams.topology import HopName
 from tests.servers import disposable_redis, free_port
 
@@ -34,6 +36,8 @@ API_TOKENS = (
 )
 # A loaded 2-core machine starts six Python processes in about half a minute.
 START_SECONDS = 120
+# A trade takes well under a second here; this is how long a loaded machine may take.
+TRADE_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,34 @@ def running_stack(directory: Path, mongodb_url: str) -> Iterator[Stack]:
             procs.stop()
             with stack.mongo() as client:
                 client.drop_database(database)
+
+
+def request_trade(stack: Stack, hotkey: str, trace_id: str | None = None) -> str:
+    """``trade=true`` at the API, as a client would, on subnet 18; the trade's id."""
+    headers = {
+        "Authorization": f"Bearer {TRADE_TOKEN}",
+        "X-Request-ID": trace_id or uuid.uuid4().hex,
+    }
+    params = {"netuid": "18", "hotkey": hotkey, "trade": "true"}
+    url = f"{stack.url}/api/v1/tao_dividends"
+    response = httpx.get(url, params=params, headers=headers, timeout=30)
+    assert response.status_code == 200, response.text
+    trade_id: str = response.json()["trade_id"]
+    return trade_id
+
+
+def wait_for_end(stack: Stack, trade_id: str) -> dict[str, Any]:
+    """The trade, from the API, once it reached a terminal state."""
+    auth = {"Authorization": f"Bearer {READ_TOKEN}"}
+    deadline = time.monotonic() + TRADE_SECONDS
+    while True:
+        response = httpx.get(f"{stack.url}/api/v1/trades/{trade_id}", headers=auth, timeout=10)
+        trade: dict[str, Any] = response.json()
+        if response.status_code == 200 and trade["state"] in TERMINAL_STATES:
+            return trade
+        if time.monotonic() > deadline:
+            raise AssertionError(f"trade {trade_id} did not end: {trade}")
+        time.sleep(0.2)
 
 
 def _wait_until_ready(stack: Stack) -> None:

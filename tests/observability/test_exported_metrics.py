@@ -4,8 +4,6 @@ the whole service runs as processes (the ``stack`` fixture), carries a trade, an
 
 from __future__ import annotations
 
-import time
-
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -17,7 +15,7 @@ from tests.observability.promql import (
     scrape_jobs,
     selectors,
 )
-from tests.stack_support import TRADE_TOKEN, Stack
+from tests.stack_support import Stack, request_trade, wait_for_end
 
 # Series Prometheus makes itself for each scrape, exported by no process.
 SYNTHETIC = {"up"}
@@ -51,17 +49,8 @@ def scrape(stack: Stack) -> Exported:
 
 def carry_a_trade(stack: Stack) -> None:
     """One trade to its end, so every labelled series a trade touches exists."""
-    params = {"netuid": "18", "hotkey": HOTKEY, "trade": "true"}
-    auth = {"Authorization": f"Bearer {TRADE_TOKEN}"}
-    url = f"{stack.url}/api/v1/tao_dividends"
-    trade_id = httpx.get(url, params=params, headers=auth, timeout=30).json()["trade_id"]
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        trade = httpx.get(f"{stack.url}/api/v1/trades/{trade_id}", headers=auth, timeout=10)
-        if trade.json()["state"] == "executed":
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"trade {trade_id} did not execute: {trade.json()}")
+    trade = wait_for_end(stack, request_trade(stack, HOTKEY))
+    assert trade["state"] == "executed", trade
 
 
 def problems(where: str, selector: Selector, exported: Exported) -> list[str]:

@@ -10,6 +10,8 @@
     [/^#\/streams$/, () => "/console/views/streams", "streams"],
     [/^#\/safety$/, () => "/console/views/safety", "safety"],
   ];
+  // How each refusal reads in the notice; the API's message follows.
+  const KINDS = { 403: "Refused", 404: "Not found", 422: "Invalid input", 429: "Too many requests" };
   const byId = (id) => document.getElementById(id);
   const token = () => sessionStorage.getItem(TOKEN_KEY);
 
@@ -82,7 +84,8 @@
       signOut("Token refused: " + error.message + ".");
       return;
     }
-    notify("Refused: " + error.message + (error.field ? " (" + error.field + ")" : "") + ".", "error");
+    const kind = KINDS[xhr.status] || (xhr.status >= 500 ? "Unavailable" : "Error");
+    notify(kind + ": " + error.message + (error.field ? " (" + error.field + ")" : "") + ".", "error");
   });
 
   document.body.addEventListener("htmx:sendError", () => {
