@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from shared.chain import Unit
 from shared.documents import HopState, Trade, TradeState
-from shared.events import Hotkey
+from shared.events import Hotkey, StakeAction
 
 
 class DividendsParams(BaseModel):
@@ -19,6 +19,16 @@ class DividendsParams(BaseModel):
     hotkey: Hotkey | None = Field(default=None, description="SS58 address (checksum-validated).")
     trade: bool = Field(default=False, description="Queue a sentiment-driven trade (trade scope).")
     cursor: int = Field(default=0, ge=0, description="All-subnets page start (a netuid).")
+
+
+class TradeFilters(BaseModel):
+    """Which trades to list, and from where: the console's filters and paging."""
+
+    netuid: int | None = Field(default=None, ge=0, le=65535)
+    hotkey: Hotkey | None = None
+    state: TradeState | None = None
+    action: StakeAction | None = Field(default=None, description="The outcome's stake action.")
+    offset: int = Field(default=0, ge=0)
 
 
 class DividendEntryOut(BaseModel):

@@ -17,9 +17,10 @@ from gateway import trades
 from gateway.auth import require_scope
 from gateway.console.pages import render
 from gateway.deps import Caller, authenticate
+from gateway.schemas import TradeFilters
 from shared.documents import TERMINAL_STATES, TradeState
 from shared.errors import NotFound
-from shared.events import Hotkey, StakeAction
+from shared.events import StakeAction
 from shared.settings import Scope
 from shared.streams import ops
 from shared.streams.topology import Hop, HopName, topology
@@ -59,52 +60,29 @@ async def session(request: Request) -> HTMLResponse:
 
 
 @router.get("/views/trades", response_class=HTMLResponse)
-async def trades_view(
-    request: Request,
-    netuid: Annotated[int | None, Query(ge=0, le=65535)] = None,
-    hotkey: Annotated[Hotkey | None, Query()] = None,
-    state: Annotated[TradeState | None, Query()] = None,
-    action: Annotated[StakeAction | None, Query()] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
-) -> HTMLResponse:
-    return await _trades(request, "trades.html", netuid, hotkey, state, action, offset)
+async def trades_view(request: Request, filters: Annotated[TradeFilters, Query()]) -> HTMLResponse:
+    return await _trades(request, "trades.html", filters)
 
 
 @router.get("/views/trades/table", response_class=HTMLResponse)
-async def trades_table(
-    request: Request,
-    netuid: Annotated[int | None, Query(ge=0, le=65535)] = None,
-    hotkey: Annotated[Hotkey | None, Query()] = None,
-    state: Annotated[TradeState | None, Query()] = None,
-    action: Annotated[StakeAction | None, Query()] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
-) -> HTMLResponse:
+async def trades_table(request: Request, filters: Annotated[TradeFilters, Query()]) -> HTMLResponse:
     """The table alone: what the page polls, and what filters and paging replace."""
-    return await _trades(request, "trades_table.html", netuid, hotkey, state, action, offset)
+    return await _trades(request, "trades_table.html", filters)
 
 
-async def _trades(
-    request: Request,
-    template: str,
-    netuid: int | None,
-    hotkey: str | None,
-    state: TradeState | None,
-    action: StakeAction | None,
-    offset: int,
-) -> HTMLResponse:
+async def _trades(request: Request, template: str, filters: TradeFilters) -> HTMLResponse:
     await _caller(request, Scope.READ)
     page, total = await trades.recent(
-        netuid=netuid, hotkey=hotkey, state=state, action=action, offset=offset, limit=PAGE_SIZE
+        **filters.model_dump(exclude={"offset"}), offset=filters.offset, limit=PAGE_SIZE
     )
-    filters = {"netuid": netuid, "hotkey": hotkey, "state": state, "action": action}
     return render(
         request,
         template,
         trades=page,
         total=total,
-        offset=offset,
+        offset=filters.offset,
         page_size=PAGE_SIZE,
-        filters={name: value for name, value in filters.items() if value is not None},
+        filters=filters.model_dump(exclude={"offset"}, exclude_none=True),
         states=list(TradeState),
         actions=list(StakeAction),
     )
