@@ -21,7 +21,7 @@ help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: install
-install: ## Install everything on this machine: redis-server, wrk, FerretDB, the Python env
+install: ## Install everything on this machine: redis-server, wrk, chromium, promtool, FerretDB, the Python env
 	bash scripts/provision.sh install
 
 .PHONY: services
@@ -36,6 +36,15 @@ services-stop: ## Stop the local Redis and FerretDB
 test: install services lint ## Install, start the local servers, lint, type-check and run every test
 	cd tools/ferretdb && $(GO) test -mod=readonly ./...
 	REDIS_URL=$(TEST_REDIS_URL) MONGODB_URL=$(TEST_MONGODB_URL) $(PYTHON) -m pytest
+
+# The console's screenshots: the browser test that takes them, run alone, keeping its PNGs.
+CONSOLE_SHOTS ?= $(CURDIR)/build/console-shots
+
+.PHONY: console-shot
+console-shot: install services ## PNG screenshots of each console view, desktop and 375 px wide, into build/console-shots/
+	CONSOLE_SHOTS=$(CONSOLE_SHOTS) REDIS_URL=$(TEST_REDIS_URL) MONGODB_URL=$(TEST_MONGODB_URL) $(PYTHON) -m pytest -q \
+		tests/gateway/console/test_console_in_a_browser.py::test_each_view_is_captured_at_desktop_and_phone_widths
+	@ls -1 $(CONSOLE_SHOTS)/*.png
 
 .PHONY: lint
 lint: lint-docker ## ruff (lint and format check), mypy --strict, gofmt and go vet, and lint-docker

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from faststream.redis import RedisBroker
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.backoff import NoBackoff
@@ -18,6 +19,8 @@ from gateway.admission import TradeAdmission
 from gateway.api import dividends, health, metrics, trades
 from gateway.auth import TokenVerifier
 from gateway.cache import DividendCache
+from gateway.console import pages as console_pages
+from gateway.console import routes as console
 from gateway.dividends import DividendService
 from gateway.errors import install_error_handlers
 from gateway.middleware import RequestContextMiddleware
@@ -27,6 +30,7 @@ from gateway.state import Services
 from shared.chain import ChainClient, DividendReader
 from shared.chain.client import ClientFactory
 from shared.documents import init_documents, mongo_client
+from shared.killswitch import KillSwitch
 from shared.logging import configure_logging, get_logger
 from shared.settings import Settings
 
@@ -88,6 +92,7 @@ def create_app(
                     DividendReader(chain), cache, page_size=settings.subnets_page_size
                 ),
                 admission=TradeAdmission(redis, broker, settings),
+                kill_switch=KillSwitch(redis, default=settings.trading_kill_switch),
             )
             log.info("gateway.started", network=settings.bittensor_network)
             yield {"services": services}
@@ -110,4 +115,6 @@ def create_app(
     app.include_router(trades.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    app.include_router(console.router)
+    app.mount("/console/static", StaticFiles(directory=console_pages.STATIC), name="console-static")
     return app

@@ -15,7 +15,7 @@ from gateway.query import DECIMAL, QueryBool
 from shared.chain import Unit
 from shared.documents import HopState, Trade, TradeState
 from shared.errors import InvalidInput
-from shared.events import Hotkey, NetUid
+from shared.events import Hotkey, NetUid, StakeAction
 
 # Deep pages cost the storage a scan of everything skipped; past this, filter instead.
 MAX_OFFSET = 100_000
@@ -68,19 +68,28 @@ class DividendsParams(BaseModel):
         return self.netuid, self.hotkey
 
 
-class TradesParams(BaseModel):
-    """The query of `GET /api/v1/trades`: filters, then a page, newest first."""
-
-    model_config = ConfigDict(extra="forbid")
+class TradeFilters(BaseModel):
+    """Which trades to list, and from where: the filters and the offset (the API's and the
+    console's, so both check the same bounds)."""
 
     netuid: Annotated[NetUid | None, DECIMAL] = Field(
         default=None, description="Only trades on this subnet."
     )
     hotkey: Hotkey | None = None
     state: TradeState | None = Field(default=None, description="Only trades in this state.")
+    action: StakeAction | None = Field(
+        default=None, description="Only trades whose outcome took this stake action."
+    )
     offset: Annotated[int, DECIMAL] = Field(
         default=0, ge=0, le=MAX_OFFSET, description=f"Trades to skip, 0..{MAX_OFFSET}."
     )
+
+
+class TradesParams(TradeFilters):
+    """The query of `GET /api/v1/trades`: filters, then a page, newest first."""
+
+    model_config = ConfigDict(extra="forbid")
+
     limit: Annotated[int, DECIMAL] = Field(
         default=20, ge=1, le=MAX_PAGE, description=f"Page size, 1..{MAX_PAGE}."
     )

@@ -13,6 +13,7 @@ from gateway.auth import TokenVerifier
 from gateway.dividends import DividendService
 from gateway.ratelimit import RateLimiter
 from shared.chain import ChainClient
+from shared.killswitch import KillSwitch
 from shared.settings import Settings
 
 
@@ -27,3 +28,4 @@ class Services:
     rate_limiter: RateLimiter
     dividends: DividendService
     admission: TradeAdmission
+    kill_switch: KillSwitch

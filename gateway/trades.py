@@ -8,6 +8,7 @@ from beanie import SortDirection
 
 from shared.documents import HopRecord, Trade, TradeState
 from shared.errors import NotFound
+from shared.events import StakeAction
 
 # The hops in pipeline order, so a timeline reads top to bottom.
 _HOP_ORDER = {"tweet-fetcher": 0, "sentiment-scorer": 1, "stake-executor": 2}
@@ -27,10 +28,12 @@ async def recent(
     netuid: int | None,
     hotkey: str | None,
     state: TradeState | None,
+    action: StakeAction | None,
     offset: int,
     limit: int,
 ) -> tuple[list[Trade], int]:
-    """A page of trades, newest first, and how many match in all."""
+    """A page of trades, newest first, and how many match in all. ``action`` is the outcome:
+    what the stake-executor did (trades that have not reached it have none)."""
     query: dict[str, Any] = {}
     if netuid is not None:
         query["netuid"] = netuid
@@ -38,6 +41,8 @@ async def recent(
         query["hotkey"] = hotkey
     if state is not None:
         query["state"] = state.value
+    if action is not None:
+        query["outcome.action"] = action.value
     found = Trade.find(query)
     total = await found.count()
     newest_first = ("requested_at", SortDirection.DESCENDING)

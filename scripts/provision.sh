@@ -2,7 +2,8 @@
 # Local dev/CI services without Docker or mongod: Redis + FerretDB (SQLite backend).
 #
 # Usage: scripts/provision.sh <command>
-#   install  apt-get redis-server + wrk (if missing), build .local/bin/ferretdb
+#   install  apt-get redis-server, wrk, chromium and a font (the console's browser tests)
+#            and prometheus (for promtool) if missing, build .local/bin/ferretdb
 #            from tools/ferretdb (if stale), install uv (if missing) and `uv sync`
 #   start [redis|ferretdb ...]
 #            start redis-server and ferretdb (or the ones named) on 127.0.0.1 (skips
@@ -49,8 +50,14 @@ install_apt_packages() {
   local missing=()
   command -v redis-server >/dev/null || missing+=(redis-server)
   command -v wrk >/dev/null || missing+=(wrk)
+  # Playwright drives Debian's chromium (its own browser download cannot work offline).
+  command -v chromium >/dev/null || missing+=(chromium)
+  # A font for the screenshots of make console-shot (chromium only recommends one).
+  dpkg -s fonts-dejavu-core >/dev/null 2>&1 || missing+=(fonts-dejavu-core)
+  # promtool checks and unit-tests the alert rules; Debian ships it in the prometheus package.
+  command -v promtool >/dev/null || missing+=(prometheus)
   if [[ ${#missing[@]} -eq 0 ]]; then
-    log "apt: redis-server and wrk already installed"
+    log "apt: redis-server, wrk, chromium, its font and promtool already installed"
     return
   fi
   log "apt: installing ${missing[*]}"
@@ -65,6 +72,16 @@ install_apt_packages() {
     elif [[ -x /etc/init.d/redis-server ]] && as_root /etc/init.d/redis-server status >/dev/null 2>&1; then
       log "apt: stopping the system redis-server service started by the install"
       as_root /etc/init.d/redis-server stop
+    fi
+  fi
+  if [[ " ${missing[*]} " == *" prometheus "* ]]; then
+    # Only promtool is wanted: the Prometheus server the package starts is not ours.
+    if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus 2>/dev/null; then
+      log "apt: stopping/disabling the system prometheus service started by the install"
+      as_root systemctl disable --now prometheus
+    elif [[ -x /etc/init.d/prometheus ]] && as_root /etc/init.d/prometheus status >/dev/null 2>&1; then
+      log "apt: stopping the system prometheus service started by the install"
+      as_root /etc/init.d/prometheus stop
     fi
   fi
 }

@@ -129,7 +129,23 @@ class StakeClaim(Document):
         name = "stake_claims"
 
 
-DOCUMENTS: list[type[Document]] = [Trade, HopRecord, StakeClaim]
+class KillSwitchChange(Document):
+    """One flip of the trading kill switch (``shared.killswitch``): who, when, to what.
+
+    Written before the flip takes effect and never changed afterwards: the audit trail.
+    """
+
+    id: str  # type: ignore[assignment]  # a fresh id per flip
+    engaged: bool
+    # The API token's name (never its secret).
+    by: str
+    at: datetime = Field(default_factory=utc_now)
+
+    class Settings:
+        name = "kill_switch_changes"
+
+
+DOCUMENTS: list[type[Document]] = [Trade, HopRecord, StakeClaim, KillSwitchChange]
 
 
 def mongo_client(url: str, timeout_seconds: float) -> AsyncMongoClient[dict[str, object]]:

@@ -23,6 +23,7 @@ class Scope(StrEnum):
 
     READ = "read"
     TRADE = "trade"
+    ADMIN = "admin"  # the console's actions: requeue dead letters, flip the kill switch
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +163,9 @@ class Settings(BaseSettings):
     # --- stake-executor: trading policy ---
     # paper: the SDK's dry run (plan) only, nothing is submitted. live: real extrinsics.
     trading_mode: TradingMode = TradingMode.PAPER
-    # Stops every submission at once (trades are recorded as skipped), whatever the mode.
+    # Stops every submission at once (trades are recorded as skipped), whatever the mode. The
+    # startup default of the runtime switch (shared/killswitch.py) until it is flipped from the
+    # console.
     trading_kill_switch: bool = False
     # The coldkey's mnemonic, needed for live trading. Never logged.
     wallet_mnemonic: SecretStr | None = None

@@ -16,6 +16,7 @@ from offline.substrate import FakeSubstrate, seeded
 from shared.documents import init_documents, mongo_client
 from shared.settings import Settings
 from tests import servers
+from tests.stack_support import Stack, running_stack
 
 HOTKEY = "5FFApaS75bv5pJHfAp2FVLBj9ZaXuFDjEypsaBNc1wCfe52v"
 OTHER_HOTKEY = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY"
@@ -49,6 +50,14 @@ def redis_url() -> Iterator[str]:
 def mongodb_url() -> Iterator[str]:
     with servers.mongodb_url() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def stack(mongodb_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The whole service as processes on a Redis of its own (``tests/stack_support.py``), started
+    once for the tests that use it from outside: a browser, a scraper."""
+    with running_stack(tmp_path_factory.mktemp("stack"), mongodb_url) as running:
+        yield running
 
 
 @pytest.fixture

@@ -56,6 +56,19 @@ def entry(event: Event) -> dict[FieldT, EncodableT]:
     return {"__data__": event.model_dump_json().encode()}
 
 
+def dead_letter(
+    event: Event, *, error: str = "boom", attempts: int = 5, consumer: str = "c-1"
+) -> dict[FieldT, EncodableT]:
+    """A dead letter as a hop that gave up after ``attempts`` writes it (``shared.streams``)."""
+    return {
+        "entry_id": "1-1",
+        "consumer": consumer,
+        "attempts": attempts,
+        "error": error,
+        "data": event.model_dump_json().encode(),
+    }
+
+
 def trade_requested(trade_id: str) -> TradeRequested:
     return TradeRequested(trade_id=trade_id, trace_id=f"trace-{trade_id}", netuid=18, hotkey=HOTKEY)
 

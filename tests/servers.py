@@ -87,7 +87,7 @@ def disposable_redis(directory: Path) -> Iterator[DisposableRedis]:
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.skip("needs the redis-server binary (scripts/provision.sh install) to stop a Redis")
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(  # noqa: S603 - a fixed binary with fixed arguments
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(directory)],
         stdout=subprocess.DEVNULL,
@@ -105,7 +105,7 @@ class DisposableMongo:
 
     def __init__(self, binary: str, directory: Path) -> None:
         self.binary, self.directory = binary, directory
-        self.port = _free_port()
+        self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -147,7 +147,7 @@ def disposable_mongo(directory: Path) -> Iterator[DisposableMongo]:
         server.stop()
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]

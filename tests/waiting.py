@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar, cast
 
 from redis.asyncio import Redis
+from redis.typing import EncodableT, FieldT
 
 T = TypeVar("T")
 Entry = tuple[bytes, dict[bytes, bytes]]
@@ -23,6 +24,12 @@ async def eventually(probe: Callable[[], Awaitable[T | None]], *, within: float 
 async def entries(redis: Redis, stream: str) -> list[Entry]:
     """Every entry of ``stream`` as (id, fields)."""
     return cast(list[Entry], await redis.xrange(stream))
+
+
+async def add(redis: Redis, stream: str, fields: dict[FieldT, EncodableT]) -> str:
+    """XADD ``fields`` to ``stream``; the new entry's id."""
+    entry_id = await redis.xadd(stream, fields)
+    return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
 
 async def pending_count(redis: Redis, stream: str, group: str) -> int:

@@ -1,6 +1,7 @@
 """The trading policy in one place: whether to trade, which way, and how much.
 
-Pure functions of the score and the settings, so every rule is testable without a chain.
+Pure functions of the score, the settings and the kill switch's state, so every rule is testable
+without a chain.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from shared.events import SkipReason, StakeAction
+from shared.killswitch import SwitchState
 from shared.settings import AmountMode, Settings
 
 
@@ -20,11 +22,14 @@ class Decision:
     skip: SkipReason | None = None
 
 
-def decide(settings: Settings, score: int | None) -> Decision:
+def decide(settings: Settings, score: int | None, kill_switch: SwitchState) -> Decision:
     """Positive sentiment adds stake, negative removes it, neutral or unknown does nothing."""
-    if settings.trading_kill_switch:
+    if kill_switch.engaged:
         return Decision(
-            StakeAction.SKIP, None, "the trading kill switch is on", SkipReason.KILL_SWITCH
+            StakeAction.SKIP,
+            None,
+            f"refused: the trading kill switch is {kill_switch.describe()}",
+            SkipReason.KILL_SWITCH,
         )
     if score is None:
         return Decision(StakeAction.SKIP, None, "no sentiment score: no trade", SkipReason.NO_SCORE)

@@ -24,6 +24,7 @@ from shared.chain import ChainClient
 from shared.chain.client import ClientFactory
 from shared.documents import ClaimState, TradeState
 from shared.events import SentimentScored, SkipReason, StakeAction, StakeExecuted, utc_now
+from shared.killswitch import KillSwitch
 from shared.logging import get_logger
 from shared.metrics import STAKE_TAO, TRADES
 from shared.settings import Settings
@@ -34,10 +35,17 @@ log = get_logger(__name__)
 
 class StakeService:
     def __init__(
-        self, executor: StakeExecutor, budget: DailyBudget, settings: Settings, *, consumer: str
+        self,
+        executor: StakeExecutor,
+        budget: DailyBudget,
+        kill_switch: KillSwitch,
+        settings: Settings,
+        *,
+        consumer: str,
     ) -> None:
         self._executor = executor
         self._budget = budget
+        self._kill_switch = kill_switch
         self._settings = settings
         self._consumer = consumer
 
@@ -52,7 +60,9 @@ class StakeService:
             raise HopFailed(str(error)) from error
         if done is not None and done.outcome is not None:
             return _result(StakeExecuted.model_validate(done.outcome))
-        executed = await self._carry_out(event, decide(self._settings, event.score))
+        # The runtime kill switch, read for every trade: a flip applies from the next one on.
+        decision = decide(self._settings, event.score, await self._kill_switch.state())
+        executed = await self._carry_out(event, decision)
         await claims.mark(event.trade_id, ClaimState.DONE, executed.model_dump(mode="json"))
         TRADES.labels(executed.action.value, executed.mode, _state(executed).value).inc()
         if executed.success and executed.amount_tao is not None:
@@ -156,7 +166,10 @@ async def stake_service(
         budget = DailyBudget(
             redis, cap_tao=Decimal(settings.stake_daily_cap_tao), mode=settings.trading_mode.value
         )
-        yield StakeService(StakeExecutor(chain, settings), budget, settings, consumer=consumer)
+        kill_switch = KillSwitch(redis, default=settings.trading_kill_switch)
+        yield StakeService(
+            StakeExecutor(chain, settings), budget, kill_switch, settings, consumer=consumer
+        )
     finally:
         await chain.close()
         await redis.aclose()

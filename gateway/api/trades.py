@@ -53,6 +53,7 @@ async def list_trades(request: Request) -> TradePage:
         netuid=params.netuid,
         hotkey=params.hotkey,
         state=params.state,
+        action=params.action,
         offset=params.offset,
         limit=params.limit,
     )

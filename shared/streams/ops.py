@@ -74,6 +74,81 @@ async def _status(redis: Redis, hop: Hop) -> StreamStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class ConsumerStatus:
+    name: str
+    pending: int
+    # Since the consumer last read (or claimed) anything from the group.
+    idle_seconds: float
+
+
+async def consumers(redis: Redis, hop: Hop) -> list[ConsumerStatus]:
+    """The consumers of the hop's group: who holds what, and for how long each has been idle."""
+    try:
+        found = await redis.xinfo_consumers(hop.stream, hop.group)
+    except ResponseError:  # no such stream or group yet
+        return []
+    return [
+        ConsumerStatus(_text(c["name"]), int(c["pending"]), int(c["idle"]) / 1000) for c in found
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    entry_id: str  # in the dead-letter stream: what ``requeue`` takes
+    stream: str
+    trade_id: str | None
+    original_id: str | None  # the entry's id in ``stream``
+    consumer: str | None  # the consumer that gave up
+    attempts: int | None
+    error: str
+
+
+async def dead_letters(redis: Redis, hop: Hop, *, count: int) -> list[DeadLetter]:
+    """The ``count`` newest entries of the hop's dead-letter stream, with why each is there."""
+    found = cast(
+        list[tuple[bytes, dict[bytes, bytes]]],
+        await redis.xrevrange(hop.dead_letter_stream, count=count),
+    )
+    return [_dead_letter(hop, dead_id, fields) for dead_id, fields in found]
+
+
+def _dead_letter(hop: Hop, dead_id: bytes, fields: dict[bytes, bytes]) -> DeadLetter:
+    def field(name: bytes) -> str | None:
+        value = fields.get(name)
+        return None if value is None else _text(value)
+
+    attempts = field(b"attempts")
+    return DeadLetter(
+        entry_id=_text(dead_id),
+        stream=hop.stream,
+        trade_id=_trade_id(fields.get(b"data", b"")),
+        original_id=field(b"entry_id"),
+        consumer=field(b"consumer"),
+        attempts=int(attempts) if attempts is not None and attempts.isdigit() else None,
+        error=field(b"error") or "(no reason recorded)",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StreamDetails:
+    status: StreamStatus
+    consumers: list[ConsumerStatus]
+    dead_letters: list[DeadLetter]  # the newest, as many as asked for
+
+
+async def details(redis: Redis, hops: list[Hop], *, dead_letters_each: int) -> list[StreamDetails]:
+    """Per stream, what ``status`` says, who consumes it, and its newest dead letters."""
+    return [
+        StreamDetails(
+            await _status(redis, hop),
+            await consumers(redis, hop),
+            await dead_letters(redis, hop, count=dead_letters_each),
+        )
+        for hop in hops
+    ]
+
+
+@dataclass(frozen=True, slots=True)
 class Requeued:
     entry_id: str
     stream: str
@@ -102,6 +177,13 @@ async def requeue(redis: Redis, hop: Hop, entry_ids: list[str] | None) -> list[R
         await redis.xdel(hop.dead_letter_stream, dead_id)
         done.append(Requeued(_text(dead_id), hop.stream, trade_id, action))
     return done
+
+
+async def requeue_each(
+    redis: Redis, hops: Iterable[Hop], entry_ids: list[str] | None
+) -> list[Requeued]:
+    """``requeue`` on every hop's dead-letter stream: ``entry_ids`` wherever they are, or all."""
+    return [row for hop in hops for row in await requeue(redis, hop, entry_ids)]
 
 
 async def _reopen(trade_id: str, hop: Hop) -> None:
@@ -226,9 +308,8 @@ async def _main(args: argparse.Namespace) -> None:
                     print(f"trade={trade.trade_id} {trade.action}")
                 print(f"{len(resumed)} trades resumed")
                 return
-            for hop in hops:
-                for row in await requeue(redis, hop, None if args.all else args.id):
-                    print(f"{row.entry_id} {row.stream} trade={row.trade_id} {row.action}")
+            for row in await requeue_each(redis, hops, None if args.all else args.id):
+                print(f"{row.entry_id} {row.stream} trade={row.trade_id} {row.action}")
         finally:
             await mongo.close()
     finally:

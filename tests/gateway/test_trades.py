@@ -84,3 +84,29 @@ async def test_trade_needs_both_netuid_and_hotkey(
         response = await client.get(URL, params={"netuid": 18, "trade": "true"}, headers=AUTH)
     assert response.status_code == 422
     assert response.json()["error"]["field"] == "hotkey"
+
+
+async def test_recent_trades_are_filtered_by_their_outcome(
+    settings: Settings, substrate: FakeSubstrate
+) -> None:
+    """`action=` keeps the trades whose stake-executor did that; trades it has not reached have
+    no outcome and match no action."""
+    async with running_gateway(settings, substrate) as client:
+        for trade_id, action in [("a", "add_stake"), ("b", "skip"), ("c", None)]:
+            outcome = {"action": action, "reason": "r"} if action else None
+            await Trade(
+                id=trade_id,
+                trace_id=trade_id,
+                netuid=18,
+                hotkey=HOTKEY,
+                requested_by="r",
+                outcome=outcome,
+            ).insert()
+        skipped = await client.get("/api/v1/trades", params={"action": "skip"}, headers=AUTH)
+        everything = await client.get("/api/v1/trades", headers=AUTH)
+        unknown = await client.get("/api/v1/trades", params={"action": "hold"}, headers=AUTH)
+    assert [t["trade_id"] for t in skipped.json()["items"]] == ["b"]
+    assert skipped.json()["total"] == 1
+    assert everything.json()["total"] == 3
+    assert unknown.status_code == 422
+    assert unknown.json()["error"]["field"] == "action"

@@ -22,6 +22,8 @@ DEPLOYMENT_VARIABLES = {
     "TWEET_FETCHER_REPLICAS",
     "SENTIMENT_SCORER_REPLICAS",
     "STAKE_EXECUTOR_REPLICAS",
+    "PROMETHEUS_PORT",
+    "GRAFANA_PORT",
 }
 
 
@@ -36,7 +38,8 @@ def test_env_example_loads_as_valid_settings() -> None:
     """Copying .env.example to .env gives a configuration the services accept."""
     settings = Settings(_env_file=ENV_EXAMPLE)
     assert settings.cache_ttl_seconds == 120
-    assert [token.name for token in settings.api_tokens] == ["local-reader", "local-trader"]
+    names = [token.name for token in settings.api_tokens]
+    assert names == ["local-reader", "local-trader", "local-admin"]
 
 
 def test_empty_api_keys_mean_no_key() -> None:

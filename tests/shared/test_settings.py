@@ -16,10 +16,14 @@ def settings(**values: Any) -> Settings:
 
 def test_tokens_parse_into_names_secrets_and_scopes() -> None:
     """API_TOKENS is name:secret:scope+scope, comma separated."""
-    parsed = settings(api_tokens="ci:aaaaaaaaaaaaaaaa:read, bot:bbbbbbbbbbbbbbbb:read+trade")
+    parsed = settings(
+        api_tokens="ci:aaaaaaaaaaaaaaaa:read, bot:bbbbbbbbbbbbbbbb:read+trade,"
+        "ops:cccccccccccccccc:read+admin"
+    )
     assert [(t.name, t.secret.get_secret_value(), t.scopes) for t in parsed.api_tokens] == [
         ("ci", "aaaaaaaaaaaaaaaa", frozenset({Scope.READ})),
         ("bot", "bbbbbbbbbbbbbbbb", frozenset({Scope.READ, Scope.TRADE})),
+        ("ops", "cccccccccccccccc", frozenset({Scope.READ, Scope.ADMIN})),
     ]
 
 
@@ -32,7 +36,7 @@ def test_token_secrets_never_show_in_the_settings_repr() -> None:
     "raw",
     [
         "ci:short:read",
-        "ci:aaaaaaaaaaaaaaaa:admin",
+        "ci:aaaaaaaaaaaaaaaa:root",
         "ci:aaaaaaaaaaaaaaaa",
         ":aaaaaaaaaaaaaaaa:read",
         "ci:aaaaaaaaaaaaaaaa:read,ci:bbbbbbbbbbbbbbbb:read",

@@ -12,6 +12,7 @@ from consumers.stake_executor.app import create_app
 from offline.substrate import FakeSubstrate, client_factory
 from shared.documents import ClaimState, HopRecord, HopState, StakeClaim, TradeState
 from shared.events import StakeAction, StakeExecuted, utc_now
+from shared.killswitch import KillSwitch
 from shared.settings import Settings
 from tests.conftest import TRADER_MNEMONIC
 from tests.pipeline_support import (
@@ -72,6 +73,29 @@ async def test_the_kill_switch_submits_nothing(
     assert trade.outcome is not None
     assert trade.outcome["skip_reason"] == "kill_switch"
     assert substrate.submissions == []
+
+
+async def test_a_kill_switch_flipped_at_run_time_refuses_the_next_trade(
+    settings: Settings, substrate: FakeSubstrate, redis: Redis
+) -> None:
+    """Engaged while the executor runs, the next trade is refused with who engaged it; released,
+    the one after is staked."""
+    settings = live(settings)
+    switch = KillSwitch(redis, default=False)
+    async with running(create_app(settings, chain_factory=client_factory(substrate))):
+        await switch.flip(engaged=True, by="ops-admin")
+        await send_score(redis, settings, "flipped-1", 95)
+        refused = await wait_for_terminal("flipped-1")
+        await switch.flip(engaged=False, by="ops-admin")
+        await send_score(redis, settings, "flipped-2", 95)
+        staked = await wait_for_terminal("flipped-2")
+    assert refused.state == "skipped"
+    assert refused.outcome is not None
+    assert refused.outcome["reason"].startswith(
+        "refused: the trading kill switch is engaged by ops-admin at "
+    )
+    assert staked.state == "executed"
+    assert len(substrate.submissions) == 1
 
 
 async def test_trades_beyond_the_daily_cap_are_skipped(

@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from pytest_httpserver import HTTPServer
 from redis.asyncio import Redis
 
@@ -14,11 +15,20 @@ from offline.chutes import completion
 from shared.documents import HopRecord, HopState, Trade, TradeState
 from shared.events import Event, StakeAction, StakeExecuted, utc_now
 from shared.settings import Settings
-from shared.streams.ops import Resumed, requeue, resume, status
+from shared.streams.ops import (
+    Resumed,
+    consumers,
+    dead_letters,
+    requeue,
+    requeue_each,
+    resume,
+    status,
+)
 from shared.streams.topology import HopName, topology
 from tests.conftest import HOTKEY
 from tests.pipeline_support import (
     FAST_RECLAIM,
+    dead_letter,
     entry,
     pipeline_settings,
     running,
@@ -27,7 +37,7 @@ from tests.pipeline_support import (
     wait_for_hop,
     wait_for_terminal,
 )
-from tests.waiting import entries
+from tests.waiting import add, entries, eventually
 
 FAST: dict[str, Any] = {
     "stream_max_attempts": 2,
@@ -63,6 +73,54 @@ async def test_a_dead_letter_requeued_after_a_fix_is_processed(
     assert trade is not None
     assert trade.state == "in_progress"  # on to the stake-executor
     assert (after.dead_letters, after.length) == (0, 2)
+
+
+async def test_dead_letters_are_listed_newest_first_with_their_reason(
+    settings: Settings, redis: Redis
+) -> None:
+    """A malformed entry and a hop that gave up: each listed with why, who and how often."""
+    hop = topology(settings)[HopName.SENTIMENT_SCORER]
+    async with running(sentiment_scorer(settings)):
+        await redis.xadd(hop.stream, {"__data__": b"not json"})
+        await eventually(lambda: _length_is(redis, hop.dead_letter_stream, 1))
+        group_consumers = await consumers(redis, hop)
+    await redis.xadd(hop.dead_letter_stream, dead_letter(tweets_fetched("gave-up-1")))
+
+    newest, malformed = await dead_letters(redis, hop, count=10)
+    assert (newest.trade_id, newest.original_id, newest.consumer) == ("gave-up-1", "1-1", "c-1")
+    assert (newest.attempts, newest.error, newest.stream) == (5, "boom", hop.stream)
+    assert malformed.trade_id is None
+    assert malformed.attempts == 1
+    assert malformed.error.startswith("invalid TweetsFetched")
+    assert [d.entry_id for d in await dead_letters(redis, hop, count=1)] == [newest.entry_id]
+    assert [c.name for c in group_consumers if c.name.startswith("sentiment-scorer-")]
+    assert all(c.idle_seconds >= 0 for c in group_consumers)
+
+
+async def test_a_stream_nobody_read_has_no_consumers_and_no_dead_letters(
+    settings: Settings, redis: Redis
+) -> None:
+    hop = topology(settings)[HopName.TWEET_FETCHER]
+    assert await consumers(redis, hop) == []
+    assert await dead_letters(redis, hop, count=10) == []
+
+
+@pytest.mark.usefixtures("documents")
+async def test_requeue_each_finds_an_entry_in_whichever_dead_letter_stream_holds_it(
+    settings: Settings, redis: Redis
+) -> None:
+    """The ids given are looked for in every hop's dead-letter stream (what `make requeue` does)."""
+    hops = list(topology(settings).values())
+    scorer = topology(settings)[HopName.SENTIMENT_SCORER]
+    dead_id = await add(redis, scorer.dead_letter_stream, dead_letter(tweets_fetched("lost-1")))
+    [row] = await requeue_each(redis, hops, [dead_id])
+    assert (row.stream, row.trade_id, row.action) == (scorer.stream, "lost-1", "requeued")
+    assert await redis.xlen(scorer.dead_letter_stream) == 0
+    assert await redis.xlen(scorer.stream) == 1
+
+
+async def _length_is(redis: Redis, stream: str, length: int) -> bool:
+    return bool(await redis.xlen(stream) == length)
 
 
 async def test_a_dead_letter_of_a_completed_trade_is_not_requeued(
