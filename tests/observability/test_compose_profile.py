@@ -29,9 +29,24 @@ def mounts(service: str) -> dict[Path, str]:
 
 
 def test_prometheus_and_grafana_run_only_with_the_observability_profile() -> None:
-    profiled = {name for name, service in SERVICES.items() if "profiles" in service}
-    assert profiled == {"prometheus", "grafana"}
-    assert all(SERVICES[name]["profiles"] == ["observability"] for name in profiled)
+    """The default profile runs neither; ``--profile observability`` adds exactly these two."""
+    observability = {
+        name for name, service in SERVICES.items() if "observability" in service.get("profiles", [])
+    }
+    assert observability == {"prometheus", "grafana"}
+    assert all(SERVICES[name]["profiles"] == ["observability"] for name in observability)
+
+
+def test_the_offline_profile_adds_the_devnode_and_the_desearch_stand_in() -> None:
+    """``--profile offline`` adds the two stand-ins; the default profile stays the live one."""
+    offline = {
+        name for name, service in SERVICES.items() if "offline" in service.get("profiles", [])
+    }
+    assert offline == {"devnode", "desearch"}
+    default = {name for name, service in SERVICES.items() if "profiles" not in service}
+    assert default == {
+        "redis", "mongo", "gateway", "tweet-fetcher", "sentiment-scorer", "stake-executor"
+    }  # fmt: skip
 
 
 def test_every_bind_mount_is_a_path_of_the_repository() -> None:
