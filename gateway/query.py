@@ -5,6 +5,12 @@ request; on the cached dividends path that cost more than the rest of the reques
 ``parse_query`` validates the whole query string with one model in one pass, raising the same
 ``RequestValidationError`` FastAPI would (so the 422 body is unchanged), and
 ``query_parameters`` writes the same OpenAPI parameter list FastAPI would have.
+
+A cached answer is asked for with the same query string again and again, and splitting and
+validating it (an SS58 checksum included) cost more than the rest of the cached path: so the
+last ``_MEMO_SIZE`` query strings that validated are remembered with their model, by the raw
+string. Validation is a function of that string alone; the models handed out are shared, and
+never mutated.
 """
 
 from __future__ import annotations
@@ -17,8 +23,23 @@ from pydantic import BaseModel, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
 
+_MEMO_SIZE = 1024
+_memo: dict[tuple[type[BaseModel], bytes], BaseModel] = {}
+
 
 def parse_query(request: Request, model: type[M]) -> M:
+    key = (model, request.scope["query_string"])
+    known = _memo.get(key)
+    if isinstance(known, model):
+        return known
+    parsed = _validate(request, model)
+    if len(_memo) >= _MEMO_SIZE:
+        del _memo[next(iter(_memo))]  # the oldest
+    _memo[key] = parsed
+    return parsed
+
+
+def _validate(request: Request, model: type[M]) -> M:
     try:
         return model.model_validate(dict(request.query_params))
     except ValidationError as error:
