@@ -61,7 +61,13 @@ def create_app(
             mongo = mongo_client(settings.mongodb_url, settings.mongodb_timeout_seconds)
             stack.push_async_callback(mongo.close)
             await init_documents(mongo, settings.mongodb_database)
-            broker = RedisBroker(settings.redis_url)
+            # Publishing a trade is bounded like every other Redis call of a request; without
+            # these a Redis that stopped answering would hold the request for good.
+            broker = RedisBroker(
+                settings.redis_url,
+                socket_timeout=settings.redis_timeout_seconds,
+                socket_connect_timeout=settings.redis_timeout_seconds,
+            )
             await broker.connect()
             stack.push_async_callback(broker.stop)
             chain = ChainClient.from_settings(settings, chain_factory)

@@ -8,10 +8,10 @@ a fixed TTL.
   counts that down on this process's monotonic clock. A hit then costs no Redis round trip,
   no clock difference between hosts can stretch it, and no answer is older than the TTL.
 - Concurrent lookups of one key in one process make one Redis round trip: the first starts a
-  load (its own task, so no request's cancellation cancels it) and the others wait for it. A
-  load that finds nothing races the other processes' loads for a Redis lock; the losers poll
-  the key until the winner has written it. So a stampede of misses causes one chain read
-  across all processes, and a cold process asks Redis once per key, not once per request.
+  load (``gateway.singleflight``) and the others wait for it. A load that finds nothing races
+  the other processes' loads for a Redis lock; the losers poll the key until the winner has
+  written it. So a stampede of misses causes one chain read across all processes, and a cold
+  process asks Redis once per key, not once per request.
 - Redis failing is never fatal and is waited on once per load: a failed lookup, lock or poll
   (refused, timed out, no free connection) stops using Redis for that load, which reads the
   chain (single-flight in the process still holds); a failed write is dropped. Each failure is
@@ -30,6 +30,7 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from gateway.singleflight import SingleFlight
 from shared.errors import ChainUnavailable
 from shared.logging import get_logger
 from shared.metrics import CACHE_HITS, CACHE_MISSES, REDIS_FAILURES
@@ -96,7 +97,7 @@ class DividendCache:
         self._lock_timeout = lock_timeout_seconds
         self._release = redis.register_script(_RELEASE)
         self._local: dict[str, _Mirrored] = {}
-        self._loads: dict[str, asyncio.Task[_Loaded]] = {}
+        self._loads: SingleFlight[_Loaded] = SingleFlight()
 
     async def get_or_fetch(self, key: str, fetch: Fetch) -> CacheResult:
         """The value under ``key``, fetched (once, across processes) when absent or expired."""
@@ -104,24 +105,13 @@ class DividendCache:
         if mirrored is not None and mirrored.until > time.monotonic():
             CACHE_HITS.inc()
             return CacheResult(mirrored.entry, cached=True)
-        load = self._loads.get(key)
-        started = load is None
-        if load is None:
-            load = self._loads[key] = asyncio.create_task(self._load(key, fetch))
-            load.add_done_callback(lambda done: self._forget(key, done))
         try:
-            loaded = await asyncio.shield(load)
+            loaded, started = await self._loads.run(key, lambda: self._load(key, fetch))
         except Exception:
             CACHE_MISSES.inc()  # only a load that found nothing can fail
             raise
         (CACHE_HITS if loaded.found else CACHE_MISSES).inc()
         return CacheResult(loaded.entry, cached=not (started and loaded.fetched))
-
-    def _forget(self, key: str, load: asyncio.Task[_Loaded]) -> None:
-        if self._loads.get(key) is load:
-            del self._loads[key]
-        if not load.cancelled():
-            load.exception()  # retrieved: every request waiting for it may have gone
 
     async def _load(self, key: str, fetch: Fetch) -> _Loaded:
         try:

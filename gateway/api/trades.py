@@ -20,6 +20,10 @@ _ERRORS: dict[int | str, dict[str, object]] = {
     404: {"model": ErrorResponse, "description": "`not_found`: no such trade"},
     422: {"model": ErrorResponse, "description": "`invalid_parameter`"},
     429: {"model": ErrorResponse, "description": "`rate_limited`"},
+    503: {
+        "model": ErrorResponse,
+        "description": "`trade_unavailable`: MongoDB cannot be read now; see `Retry-After`.",
+    },
 }
 
 
