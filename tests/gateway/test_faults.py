@@ -41,12 +41,19 @@ HANG = "past the deadline"
 
 
 def deadline(settings: Settings) -> float:
-    """The longest a request may take while Redis or MongoDB fails (README, "Faults"): each of
-    its Redis calls (rate-limit sync, cache lookup, trade claim, publish) gives up within twice
-    REDIS_TIMEOUT_SECONDS (a free connection, then the answer), then at most one chain read or
-    one MongoDB write; doubled, for a loaded test machine."""
-    waits = 4 * 2 * settings.redis_timeout_seconds
-    return 2 * (waits + max(settings.chain_timeout_seconds, settings.mongodb_timeout_seconds))
+    """The longest a request may take while Redis or MongoDB fails (README, Cache and Trades):
+    each of its Redis calls (rate-limit sync, cache lookup, trade claim, publish) gives up within
+    twice REDIS_TIMEOUT_SECONDS (a free connection, then the answer), it reads the chain once,
+    waits out at most one provisional claim and makes at most one MongoDB write; doubled, for a
+    loaded test machine."""
+    redis_calls = 4 * 2 * settings.redis_timeout_seconds
+    provisional = 2 * (settings.mongodb_timeout_seconds + settings.redis_timeout_seconds)
+    return 2 * (
+        redis_calls
+        + settings.chain_timeout_seconds
+        + provisional
+        + settings.mongodb_timeout_seconds
+    )
 
 
 @dataclass
@@ -131,9 +138,15 @@ def given(load: Traffic, phase: str) -> set[str]:
 
 
 def fault_settings(settings: Settings, **changes: Any) -> Settings:
-    """A 1 s TTL, so requests keep reaching Redis instead of each process's mirror."""
+    """A 1 s TTL, so requests keep reaching Redis instead of each process's mirror, and a 1 s
+    MongoDB timeout, so a failed trade admission is not long in coming."""
     return settings.model_copy(
-        update={"cache_ttl_seconds": 1, "rate_limit_requests": 1_000_000, **changes}
+        update={
+            "cache_ttl_seconds": 1,
+            "mongodb_timeout_seconds": 1,
+            "rate_limit_requests": 1_000_000,
+            **changes,
+        }
     )
 
 
@@ -177,7 +190,7 @@ async def test_redis_that_stops_answering_is_waited_on_within_the_timeouts(
     again both work, and past the provisional claim's life every trade id handed out is a
     recorded trade (a claim the paused Redis carried out late lapses)."""
     with disposable_redis(tmp_path) as redis_server:
-        settings = fault_settings(settings, redis_url=redis_server.url, mongodb_timeout_seconds=1)
+        settings = fault_settings(settings, redis_url=redis_server.url)
         provisional = 2 * (settings.mongodb_timeout_seconds + settings.redis_timeout_seconds)
         async with (
             running_gateway(settings, substrate) as client,
@@ -207,9 +220,10 @@ async def test_mongodb_away_refuses_trades_with_503_and_publishes_nothing(
     settings: Settings, substrate: FakeSubstrate, redis: Redis, tmp_path: Path
 ) -> None:
     """MongoDB stopped: trade admission and trade reads are 503 with Retry-After, no event is
-    published, dividends keep being answered; MongoDB back, trades work again."""
+    published, no trade id is handed out, dividends keep being answered; MongoDB back, trades
+    are admitted and published again."""
     with disposable_mongo(tmp_path) as mongo:
-        settings = fault_settings(settings, mongodb_url=mongo.url, mongodb_timeout_seconds=1)
+        settings = fault_settings(settings, mongodb_url=mongo.url)
         async with (
             running_gateway(settings, substrate) as client,
             traffic(client, settings) as load,
@@ -221,9 +235,10 @@ async def test_mongodb_away_refuses_trades_with_503_and_publishes_nothing(
             await asyncio.sleep(3)
             reads = await read_trades(client, trade_id)
             published_down = await stream_trade_ids(redis, settings)
-            await asyncio.to_thread(mongo.start)
             load.phase = "after"
+            await asyncio.to_thread(mongo.start)
             await until_both_work(load, "after")
+            published_after = await stream_trade_ids(redis, settings)
 
     assert load.statuses() <= {"200", "503"}, load.report()
     assert load.unexplained == []
@@ -232,6 +247,7 @@ async def test_mongodb_away_refuses_trades_with_503_and_publishes_nothing(
     assert load.count("down", "trade", "503") > 0
     assert load.count("down", "trade", "200") == 0
     assert published_down == {trade_id}
+    assert given(load, "after") <= published_after
     for response in reads:
         assert response.status_code == 503
         assert response.json()["error"]["code"] == "trade_unavailable"
