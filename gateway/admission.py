@@ -146,12 +146,18 @@ class TradeAdmission:
 
     async def _hold(self, key: str, trade_id: str) -> None:
         """The trade is queued: its claim now lasts the cooldown."""
+        # If this fails, or the claim already lapsed, the trade is queued all the same; the
+        # target is then open again early, so a repeat may open a second trade.
         try:
-            await self._confirm(keys=[key], args=[_PENDING + trade_id, trade_id, self._cooldown_ms])
+            held = await self._confirm(
+                keys=[key], args=[_PENDING + trade_id, trade_id, self._cooldown_ms]
+            )
         except RedisError as error:
-            # Queued all the same; the claim lapses early, so a repeat may open another trade.
             REDIS_FAILURES.labels("trade_admission").inc()
             log.warning("trade.hold_failed", trade_id=trade_id, error=str(error))
+        else:
+            if not held:
+                log.warning("trade.claim_lapsed", trade_id=trade_id)
 
     async def _release(self, key: str, trade_id: str) -> None:
         try:
@@ -159,6 +165,7 @@ class TradeAdmission:
             if holder is not None and _text(holder) == _PENDING + trade_id:
                 await self._redis.delete(key)
         except RedisError as error:
+            REDIS_FAILURES.labels("trade_admission").inc()
             log.warning("trade.release_failed", trade_id=trade_id, error=str(error))
 
     async def _mark_failed(self, record: Trade, reason: str) -> None:

@@ -63,7 +63,8 @@ REDIS_FAILURES = Counter(
     "Gateway Redis calls that failed (refused, timed out, no free connection) by operation: "
     "cache_read (a lookup, the fill lock or a poll: the request is answered from the chain), "
     "cache_write (a value or lock not written back), ratelimit (the limit counted in this "
-    "process only), trade_admission (the trade refused with 503).",
+    "process only), trade_admission (a trade's claim not taken, and the trade refused with "
+    "503; or not extended or released).",
     ["op"],
 )
 
