@@ -115,8 +115,8 @@ def disposable_redis(directory: Path) -> Iterator[DisposableRedis]:
     if binary is None:
         pytest.skip("needs the redis-server binary (scripts/provision.sh install) to stop a Redis")
     server = DisposableRedis(binary, directory)
-    server.start()
     try:
+        server.start()
         yield server
     finally:
         server.stop()

@@ -27,6 +27,12 @@ async def get(client: httpx.AsyncClient, **params: Any) -> httpx.Response:
     return await client.get("/api/v1/tao_dividends", params=params or QUERY, headers=AUTH)
 
 
+async def command_calls(redis: Redis) -> dict[str, int]:
+    """Calls per command since the Redis server started (INFO commandstats)."""
+    stats = await redis.info("commandstats")
+    return {name.removeprefix("cmdstat_"): int(row["calls"]) for name, row in stats.items()}
+
+
 async def test_a_second_request_within_the_ttl_is_cached_and_reads_nothing(
     settings: Settings, substrate: FakeSubstrate
 ) -> None:
@@ -134,12 +140,6 @@ async def test_a_value_is_mirrored_no_longer_than_its_redis_entry_lives(
     assert first["cached"] is True
     assert first["dividend"] == 1_000_000_000
     assert substrate.reads[ROOT_DIVIDENDS] == 2
-
-
-async def command_calls(redis: Redis) -> dict[str, int]:
-    """Calls per command since the Redis server started (INFO commandstats)."""
-    stats = await redis.info("commandstats")
-    return {name.removeprefix("cmdstat_"): int(row["calls"]) for name, row in stats.items()}
 
 
 async def test_requests_are_answered_from_the_chain_when_redis_is_stopped(
