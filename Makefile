@@ -81,9 +81,9 @@ resume: ## Send on trades idle for IDLE seconds (600) whose entry was lost (Redi
 	$(PYTHON) -m shared.streams.ops resume --idle $(or $(IDLE),600)
 
 .PHONY: bench
-bench: install services ## Cached dividends endpoint vs a bare FastAPI endpoint under wrk (prints figures)
+bench: install services ## Cached dividends endpoint vs a bare FastAPI endpoint under wrk (PORT=18080; prints figures)
 	REDIS_URL=redis://127.0.0.1:6379/14 MONGODB_URL=$(TEST_MONGODB_URL) MONGODB_DATABASE=bench \
-		$(PYTHON) -m bench.gateway
+		$(PYTHON) -m bench.gateway $(if $(PORT),--port $(PORT))
 
 .PHONY: bench-pipeline
 bench-pipeline: install services ## Push N trades (TRADES=1000) through the three consumers and print throughput and latency

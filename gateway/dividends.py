@@ -20,8 +20,8 @@ class DividendQuery:
     @property
     def cache_key(self) -> str:
         if self.netuid is None:
-            return f"dividends:v1:all:{self.cursor}"
-        return f"dividends:v1:{self.netuid}:{self.hotkey or '*'}"
+            return f"dividends:v2:all:{self.cursor}"
+        return f"dividends:v2:{self.netuid}:{self.hotkey or '*'}"
 
 
 class DividendService:

@@ -13,6 +13,12 @@ separate parameters cannot: the rules between fields (``dependentRequired``, ``i
 enforced by the model's validator) and that no other parameter is accepted (the models forbid
 extras). An optional field is simply left out (a query string has no null); scalars are read as
 the schema writes them (``DECIMAL``, ``QueryBool``); a parameter given twice is refused.
+
+A cached answer is asked for with the same query string again and again, and splitting and
+validating it (an SS58 checksum included) cost more than the rest of the cached path: so the
+last ``_MEMO_SIZE`` query strings that validated are remembered with their model, by the raw
+string. Validation is a function of that string alone; the models handed out are shared, and
+never mutated.
 """
 
 from __future__ import annotations
@@ -52,10 +58,24 @@ DECIMAL = BeforeValidator(_integer)
 QueryBool = Annotated[bool, BeforeValidator(_boolean)]
 
 REF_TEMPLATE = "#/$defs/{model}"
+_MEMO_SIZE = 1024
+_memo: dict[tuple[type[BaseModel], bytes], BaseModel] = {}
 
 
 def parse_query(request: Request, model: type[M]) -> M:
     """The query string validated by ``model``; a parameter given twice is refused, not guessed."""
+    key = (model, request.scope["query_string"])
+    known = _memo.get(key)
+    if isinstance(known, model):
+        return known
+    parsed = _validate(request, model)
+    if len(_memo) >= _MEMO_SIZE:
+        del _memo[next(iter(_memo))]  # the oldest
+    _memo[key] = parsed
+    return parsed
+
+
+def _validate(request: Request, model: type[M]) -> M:
     items = request.query_params.multi_items()
     query = dict(items)
     if len(query) != len(items):

@@ -4,8 +4,8 @@ A fixed window per token. Each process counts its own requests and adds them to 
 counter in Redis in batches (``INCRBY``, at most every ``sync_seconds`` per token, and always
 before refusing), reading back the total of all processes. So the hot path needs no Redis round
 trip, a request is refused only on the shared count, and processes can overshoot the limit by
-at most what they admit within one sync interval. When Redis fails (logged), each process
-goes on enforcing the limit on its own count rather than failing the request.
+at most what they admit within one sync interval. When Redis fails (logged and counted), each
+process goes on enforcing the limit on its own count rather than failing the request.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 
 from shared.errors import RateLimited
 from shared.logging import get_logger
+from shared.metrics import REDIS_FAILURES
 
 log = get_logger(__name__)
 
@@ -76,6 +77,7 @@ class RateLimiter:
             )
         except RedisError as error:
             window.pending += delta
+            REDIS_FAILURES.labels("ratelimit").inc()
             log.warning("ratelimit.redis_failed", error=str(error))
         else:
             window.shared = int(shared)

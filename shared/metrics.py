@@ -58,6 +58,15 @@ CACHE_MISSES = Counter(
     "Dividend cache lookups that found no value (the value is then read from the chain once, "
     "across processes).",
 )
+REDIS_FAILURES = Counter(
+    "taodiv_redis_failures_total",
+    "Gateway Redis calls that failed (refused, timed out, no free connection) by operation: "
+    "cache_read (a lookup, the fill lock or a poll: the request is answered from the chain), "
+    "cache_write (a value or lock not written back), ratelimit (the limit counted in this "
+    "process only), trade_admission (a trade's claim not taken, and the trade refused with "
+    "503; or not extended or released).",
+    ["op"],
+)
 
 # --- chain (gateway and stake-executor) ---
 CHAIN_CALL_SECONDS = Histogram(

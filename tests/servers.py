@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -67,19 +68,45 @@ def mongodb_url() -> Iterator[str]:
 
 
 class DisposableRedis:
-    """A private redis-server process that a test may stop, to see the service survive it."""
+    """A private redis-server process that a test may stop, kill, pause and start again (on the
+    same port, empty: it keeps no data), to see the service survive it."""
 
-    def __init__(self, process: subprocess.Popen[bytes], port: int) -> None:
-        self.process, self.port = process, port
+    def __init__(self, binary: str, directory: Path) -> None:
+        self.binary, self.directory = binary, directory
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
+    def start(self) -> None:
+        arguments = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--dir"]
+        self.process = subprocess.Popen(  # noqa: S603 - a fixed binary with fixed arguments
+            [self.binary, *arguments, str(self.directory)], stdout=subprocess.DEVNULL
+        )
+        _wait_for_port(self.port)
+
     def stop(self) -> None:
-        if self.process.poll() is None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)  # a paused server cannot act on SIGTERM
             self.process.terminate()
             self.process.wait(timeout=10)
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash: connections are cut, nothing is saved."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def pause(self) -> None:
+        """SIGSTOP: the port still accepts connections, and nothing answers on them."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
 
 
 @contextlib.contextmanager
@@ -87,14 +114,9 @@ def disposable_redis(directory: Path) -> Iterator[DisposableRedis]:
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.skip("needs the redis-server binary (scripts/provision.sh install) to stop a Redis")
-    port = free_port()
-    process = subprocess.Popen(  # noqa: S603 - a fixed binary with fixed arguments
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(directory)],
-        stdout=subprocess.DEVNULL,
-    )
-    server = DisposableRedis(process, port)
+    server = DisposableRedis(binary, directory)
     try:
-        _wait_for_port(port)
+        server.start()
         yield server
     finally:
         server.stop()

@@ -11,7 +11,13 @@ from gateway.deps import authenticate
 from gateway.openapi import REQUIRES_TOKEN, error_responses, trade_link
 from gateway.query import parse_query, query_parameters
 from gateway.schemas import HopOut, TradeOut, TradePage, TradesParams, TradeSummary
-from shared.errors import InvalidInput, NotAuthenticated, NotFound, RateLimited
+from shared.errors import (
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    RateLimited,
+    TradeUnavailable,
+)
 from shared.events import TradeId
 
 router = APIRouter(prefix="/api/v1/trades", tags=["trades"])
@@ -20,7 +26,9 @@ router = APIRouter(prefix="/api/v1/trades", tags=["trades"])
 @router.get(
     "/{trade_id}",
     response_model=TradeOut,
-    responses=error_responses(NotAuthenticated, NotFound, InvalidInput, RateLimited),
+    responses=error_responses(
+        NotAuthenticated, NotFound, InvalidInput, RateLimited, TradeUnavailable
+    ),
     summary="One trade's timeline, hop by hop",
     operation_id="get_trade",
     openapi_extra={"security": REQUIRES_TOKEN},
@@ -37,7 +45,7 @@ async def get_trade(request: Request, trade_id: Annotated[TradeId, Path()]) -> T
 @router.get(
     "",
     response_model=TradePage,
-    responses=error_responses(NotAuthenticated, InvalidInput, RateLimited),
+    responses=error_responses(NotAuthenticated, InvalidInput, RateLimited, TradeUnavailable),
     summary="Recent trades, newest first, filtered",
     operation_id="list_trades",
     openapi_extra={

@@ -8,12 +8,16 @@ from typing import Any
 
 import bittensor
 import httpx
+from redis.asyncio import Redis
 
+from gateway.dividends import DividendQuery
 from offline.substrate import ROOT_DIVIDENDS, FakeSubstrate
 from shared.settings import Settings
 from tests.conftest import HOTKEY, READ_TOKEN
 from tests.gateway_client import running_gateway
+from tests.metrics_support import Samples
 from tests.servers import disposable_redis
+from tests.waiting import eventually
 
 AUTH = {"X-API-Key": READ_TOKEN}
 QUERY: dict[str, Any] = {"netuid": 18, "hotkey": HOTKEY}
@@ -21,6 +25,12 @@ QUERY: dict[str, Any] = {"netuid": 18, "hotkey": HOTKEY}
 
 async def get(client: httpx.AsyncClient, **params: Any) -> httpx.Response:
     return await client.get("/api/v1/tao_dividends", params=params or QUERY, headers=AUTH)
+
+
+async def command_calls(redis: Redis) -> dict[str, int]:
+    """Calls per command since the Redis server started (INFO commandstats)."""
+    stats = await redis.info("commandstats")
+    return {name.removeprefix("cmdstat_"): int(row["calls"]) for name, row in stats.items()}
 
 
 async def test_a_second_request_within_the_ttl_is_cached_and_reads_nothing(
@@ -86,6 +96,50 @@ async def test_a_thousand_concurrent_cold_requests_to_two_instances_read_the_cha
     assert {r.json()["dividend"] for r in responses} == {1_000_000_000}
     assert substrate.reads[ROOT_DIVIDENDS] == 1
     assert sum(not r.json()["cached"] for r in responses) == 1
+
+
+async def test_a_burst_to_a_process_that_has_not_seen_the_key_makes_one_redis_lookup(
+    settings: Settings, substrate: FakeSubstrate, redis: Redis
+) -> None:
+    """500 concurrent requests to a process with an empty mirror share one lookup (GET and PTTL
+    in one round trip): none fails for want of a connection, even from a pool of two."""
+    settings = settings.model_copy(
+        update={"rate_limit_requests": 10_000, "redis_max_connections": 2}
+    )
+    async with running_gateway(settings, substrate) as filler:
+        await get(filler)
+        async with running_gateway(settings, substrate) as cold:
+            before, calls_before = Samples.of_this_process(), await command_calls(redis)
+            responses = await asyncio.gather(*(get(cold) for _ in range(500)))
+            after, calls_after = Samples.of_this_process(), await command_calls(redis)
+    assert [r.status_code for r in responses] == [200] * 500
+    assert all(r.json()["cached"] for r in responses)
+    assert calls_after["get"] - calls_before.get("get", 0) == 1
+    assert calls_after["pttl"] - calls_before.get("pttl", 0) == 1
+    assert after.increase(before, "taodiv_redis_failures_total", op="cache_read") == 0
+    assert substrate.reads[ROOT_DIVIDENDS] == 1
+
+
+async def test_a_value_is_mirrored_no_longer_than_its_redis_entry_lives(
+    settings: Settings, substrate: FakeSubstrate, redis: Redis
+) -> None:
+    """A process that reads a value near the end of its TTL keeps it for what is left of that
+    TTL (read from Redis with the value), not for a TTL of its own: then it reads the chain."""
+    key = DividendQuery(18, HOTKEY).cache_key
+    async with running_gateway(settings, substrate) as filler:
+        await get(filler)
+    await redis.pexpire(key, 300)  # as if filled 119.7 s ago
+    async with running_gateway(settings, substrate) as late:
+        first = (await get(late)).json()
+        substrate.set_dividend(18, HOTKEY, 7)
+
+        async def new_value() -> bool:
+            return bool((await get(late)).json()["dividend"] == 7)
+
+        await eventually(new_value, within=10)
+    assert first["cached"] is True
+    assert first["dividend"] == 1_000_000_000
+    assert substrate.reads[ROOT_DIVIDENDS] == 2
 
 
 async def test_requests_are_answered_from_the_chain_when_redis_is_stopped(
