@@ -120,11 +120,13 @@ async def test_every_operation_with_a_token_documents_its_errors_and_their_codes
             "404": ["not_found"],
             "422": ["invalid_parameter"],
             "429": ["rate_limited"],
+            "503": ["trade_unavailable"],
         },
         "list_trades": {
             "401": ["not_authenticated"],
             "422": ["invalid_parameter"],
             "429": ["rate_limited"],
+            "503": ["trade_unavailable"],
         },
     }
     found = {}
