@@ -33,6 +33,15 @@ KEDA_MODULE=github.com/kedacore/keda/v2
 KEDA_VERSION=v2.20.2
 KEDA_SUM=h1:SR60v8uIcelbveS8n/1jcl8tLdBBIbHMxmdOHw8tKqA=
 KEDA_SHARE="$LOCAL/share/keda"
+# What tests/deploy reads from it: the CRDs, the redis scalers (their struct tags name the trigger
+# metadata and auth parameters they read) and the scaler registry (the trigger types).
+KEDA_FILES=(
+  config/crd/bases/keda.sh_scaledobjects.yaml
+  config/crd/bases/keda.sh_triggerauthentications.yaml
+  pkg/scalers/redis_streams_scaler.go
+  pkg/scalers/redis_scaler.go
+  pkg/scaling/scalers_builder.go
+)
 # Per-port data/pid/log, so instances on different ports never share files.
 FERRETDB_DATA="$LOCAL/ferretdb-data/$MONGO_PORT"
 FERRETDB_PID="$LOCAL/ferretdb-$MONGO_PORT.pid"
@@ -117,14 +126,14 @@ build_helm() {
     -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$version"
 }
 
-# The CRD files of KEDA's module (and the redis scalers' sources, whose struct tags name the
-# trigger metadata they read) into .local/share/keda, for tests/deploy.
+# KEDA_FILES of KEDA's module into .local/share/keda, for tests/deploy.
 fetch_keda_schemas() {
-  if [[ "$(cat "$KEDA_SHARE/VERSION" 2>/dev/null)" == "$KEDA_VERSION $KEDA_SUM" ]]; then
+  local stamp="$KEDA_VERSION $KEDA_SUM ${KEDA_FILES[*]}"
+  if [[ "$(cat "$KEDA_SHARE/VERSION" 2>/dev/null)" == "$stamp" ]]; then
     log "keda: $KEDA_SHARE holds $KEDA_VERSION"
     return
   fi
-  local go json dir sum; go="$(find_go)"
+  local go json dir sum file; go="$(find_go)"
   log "keda: downloading $KEDA_MODULE@$KEDA_VERSION from the Go module proxy"
   # Outside any module, so no go.mod is read or changed.
   json="$(cd "$(mktemp -d)" && "$go" mod download -json "$KEDA_MODULE@$KEDA_VERSION")"
@@ -133,11 +142,9 @@ fetch_keda_schemas() {
   [[ "$sum" == "$KEDA_SUM" ]] || die "keda: module checksum $sum, expected $KEDA_SUM"
   [[ -d "$dir" ]] || die "keda: the module has no directory ($json)"
   rm -rf "$KEDA_SHARE" && mkdir -p "$KEDA_SHARE"
-  cp "$dir"/config/crd/bases/keda.sh_scaledobjects.yaml \
-    "$dir"/config/crd/bases/keda.sh_triggerauthentications.yaml \
-    "$dir"/pkg/scalers/redis_streams_scaler.go "$dir"/pkg/scalers/redis_scaler.go "$KEDA_SHARE"/
+  for file in "${KEDA_FILES[@]}"; do cp "$dir/$file" "$KEDA_SHARE"/; done
   chmod u+w "$KEDA_SHARE"/*
-  echo "$KEDA_VERSION $KEDA_SUM" >"$KEDA_SHARE/VERSION"
+  echo "$stamp" >"$KEDA_SHARE/VERSION"
   log "keda: schemas of $KEDA_VERSION in $KEDA_SHARE"
 }
 
