@@ -261,3 +261,18 @@ def selects(selector: Manifest, labels: dict[str, str]) -> bool:
         if labels.get(expression["key"]) not in expression["values"]:
             return False
     return True
+
+
+def test_kedas_redis_address_follows_redis_url() -> None:
+    """KEDA reaches the Redis of REDIS_URL: its host and port (6379 when unsaid), its database,
+    and TLS for rediss://."""
+    manifests = render("--set", "config.REDIS_URL=rediss://cache.example:6380/3")
+    for scaled in of_kind(manifests, "ScaledObject"):
+        (trigger,) = scaled["spec"]["triggers"]
+        assert trigger["metadata"]["address"] == "cache.example:6380"
+        assert trigger["metadata"]["databaseIndex"] == "3"
+        assert trigger["metadata"]["enableTLS"] == "true"
+    for scaled in of_kind(render("--set", "config.REDIS_URL=redis://cache/0"), "ScaledObject"):
+        (trigger,) = scaled["spec"]["triggers"]
+        assert trigger["metadata"]["address"] == "cache:6379"
+        assert "enableTLS" not in trigger["metadata"]
