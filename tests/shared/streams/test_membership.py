@@ -13,6 +13,7 @@ from shared.streams.app import ensure_group
 from shared.streams.membership import HAND_BACK_BATCH, hand_back, leave, remove_gone
 from shared.streams.topology import Hop, HopName, topology
 from tests.pipeline_support import entry, trade_requested
+from tests.waiting import eventually
 
 # Far longer than any test runs: an entry is claimable under it only if it was handed back.
 RECLAIM_IDLE_SECONDS = 600.0
@@ -40,6 +41,12 @@ async def members(redis: Redis, hop: Hop) -> dict[str, int]:
         info["name"].decode(): int(info["pending"])
         for info in await redis.xinfo_consumers(hop.stream, hop.group)
     }
+
+
+async def blocked_reads(redis: Redis) -> bool:
+    """Whether a connection is blocked in XREADGROUP."""
+    clients = await redis.client_list()
+    return any(c.get("cmd") == "xreadgroup" and "b" in c.get("flags", "") for c in clients)
 
 
 async def claimable(redis: Redis, hop: Hop, count: int = 1000) -> list[bytes]:
@@ -149,3 +156,29 @@ async def test_leaving_without_redis_gives_up_quietly(settings: Settings) -> Non
         await leave(unreachable, hop, ["p-3"], reclaim_idle_seconds=30, within=2)
     finally:
         await unreachable.aclose()
+
+
+async def test_a_removed_consumer_blocked_in_a_read_still_gets_the_next_entry(
+    settings: Settings, redis: Redis, redis_url: str
+) -> None:
+    """A running consumer with no traffic taken for gone (Redis before 7.2 counts idle from the
+    last delivery) loses nothing: its blocked read receives the next entry, under its name."""
+    hop = await fetcher_hop(settings, redis, trades=1)
+    (done,) = await take(redis, hop, "quiet", 1)
+    await redis.xack(hop.stream, hop.group, done)
+    reader = Redis.from_url(redis_url)
+
+    async def read() -> list[Any]:
+        answer = await reader.xreadgroup(hop.group, "quiet", {hop.stream: ">"}, block=10_000)
+        return cast(list[Any], answer)
+
+    try:
+        blocked = asyncio.create_task(read())
+        await eventually(lambda: blocked_reads(redis))
+        assert await remove_gone(redis, hop, idle_seconds=0) == ["quiet"]
+        sent = await redis.xadd(hop.stream, entry(trade_requested("after-removal")))
+        [[_stream, [(received, _fields)]]] = await blocked
+    finally:
+        await reader.aclose()
+    assert received == sent
+    assert await members(redis, hop) == {"quiet": 1}
