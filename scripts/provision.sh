@@ -3,8 +3,9 @@
 #
 # Usage: scripts/provision.sh <command>
 #   install  apt-get redis-server, wrk, chromium and a font (the console's browser tests)
-#            and prometheus (for promtool) if missing, build .local/bin/ferretdb
-#            from tools/ferretdb (if stale), install uv (if missing) and `uv sync`
+#            and prometheus (for promtool) if missing; build .local/bin/ferretdb and
+#            .local/bin/helm from tools/ferretdb and tools/helm (if stale), copy KEDA's CRD
+#            schemas into .local/share/keda (if missing), install uv (if missing), `uv sync`
 #   start [redis|ferretdb ...]
 #            start redis-server and ferretdb (or the ones named) on 127.0.0.1 (skips
 #            whatever already answers on its port), wait until ready, print the URLs
@@ -29,6 +30,22 @@ FERRETDB_LOG_LEVEL="${FERRETDB_LOG_LEVEL:-info}"
 
 FERRETDB_SRC="$ROOT/tools/ferretdb"
 FERRETDB_BIN="$LOCAL/bin/ferretdb"
+HELM_SRC="$ROOT/tools/helm"
+# KEDA's CRDs (their openAPIV3Schema) validate the chart's ScaledObjects offline; they come with
+# KEDA's Go module, whose checksum is pinned here (the go.sum line of that version).
+KEDA_MODULE=github.com/kedacore/keda/v2
+KEDA_VERSION=v2.20.2
+KEDA_SUM=h1:SR60v8uIcelbveS8n/1jcl8tLdBBIbHMxmdOHw8tKqA=
+KEDA_SHARE="$LOCAL/share/keda"
+# What tests/deploy reads from it: the CRDs, the redis scalers (their struct tags name the trigger
+# metadata and auth parameters they read) and the scaler registry (the trigger types).
+KEDA_FILES=(
+  config/crd/bases/keda.sh_scaledobjects.yaml
+  config/crd/bases/keda.sh_triggerauthentications.yaml
+  pkg/scalers/redis_streams_scaler.go
+  pkg/scalers/redis_scaler.go
+  pkg/scaling/scalers_builder.go
+)
 # Per-port data/pid/log, so instances on different ports never share files.
 FERRETDB_DATA="$LOCAL/ferretdb-data/$MONGO_PORT"
 FERRETDB_PID="$LOCAL/ferretdb-$MONGO_PORT.pid"
@@ -94,25 +111,61 @@ find_go() {
   fi
 }
 
-build_ferretdb() {
-  local go stamp; go="$(find_go)"
-  # Rebuild when the sources or the Go version change (a content hash, so it also works with CI
-  # caches where file mtimes are meaningless).
-  stamp="$({ cat "$FERRETDB_SRC"/*.go "$FERRETDB_SRC"/go.mod "$FERRETDB_SRC"/go.sum
-    "$go" version; } | sha256sum | cut -d' ' -f1)"
-  if [[ -x "$FERRETDB_BIN" && "$(cat "$FERRETDB_BIN.stamp" 2>/dev/null)" == "$stamp" ]]; then
-    log "ferretdb: $FERRETDB_BIN is up to date"
+# build_go NAME SRC PACKAGE [go build flags...]: build PACKAGE of the Go module in SRC into
+# .local/bin/NAME. Rebuilt when the module's sources, the flags or the Go version change (a
+# content hash, so it also works with CI caches where file mtimes are meaningless).
+build_go() {
+  local name=$1 src=$2 package=$3; shift 3
+  local go bin="$LOCAL/bin/$name" stamp; go="$(find_go)"
+  stamp="$({ shopt -s nullglob; cat "$src"/*.go "$src"/go.mod "$src"/go.sum
+    "$go" version; if [[ $# -gt 0 ]]; then printf '%s\n' "$package" "$@"; fi; } |
+    sha256sum | cut -d' ' -f1)"
+  if [[ -x "$bin" && "$(cat "$bin.stamp" 2>/dev/null)" == "$stamp" ]]; then
+    log "$name: $bin is up to date"
     return
   fi
-  log "ferretdb: building $FERRETDB_BIN with $("$go" version) (first build takes ~1-2 min)"
-  mkdir -p "$(dirname "$FERRETDB_BIN")"
+  log "$name: building $bin with $("$go" version) (a first build takes minutes)"
+  mkdir -p "$(dirname "$bin")"
   local start=$SECONDS
   # -mod=readonly: only the committed go.sum's checksums; -buildvcs=false: don't stamp our git state.
-  (cd "$FERRETDB_SRC" && "$go" build -mod=readonly -buildvcs=false -trimpath \
-    -o "$FERRETDB_BIN.tmp" .)
-  mv -f "$FERRETDB_BIN.tmp" "$FERRETDB_BIN"
-  echo "$stamp" >"$FERRETDB_BIN.stamp"
-  log "ferretdb: built in $((SECONDS - start)) s"
+  (cd "$src" && "$go" build -mod=readonly -buildvcs=false -trimpath "$@" -o "$bin.tmp" "$package")
+  mv -f "$bin.tmp" "$bin"
+  echo "$stamp" >"$bin.stamp"
+  log "$name: built in $((SECONDS - start)) s"
+}
+
+build_ferretdb() { build_go ferretdb "$FERRETDB_SRC" .; }
+
+# Helm, from the module tools/helm/go.mod pins (its `tool` line), built as Helm's own Makefile
+# does: static, with the version it reports.
+build_helm() {
+  local version
+  version="$(awk '$1 == "helm.sh/helm/v4" { print $2 }' "$HELM_SRC/go.mod")"
+  [[ -n "$version" ]] || die "no helm.sh/helm/v4 requirement in $HELM_SRC/go.mod"
+  CGO_ENABLED=0 build_go helm "$HELM_SRC" helm.sh/helm/v4/cmd/helm \
+    -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$version"
+}
+
+# KEDA_FILES of KEDA's module into .local/share/keda, for tests/deploy.
+fetch_keda_schemas() {
+  local stamp="$KEDA_VERSION $KEDA_SUM ${KEDA_FILES[*]}"
+  if [[ "$(cat "$KEDA_SHARE/VERSION" 2>/dev/null)" == "$stamp" ]]; then
+    log "keda: $KEDA_SHARE holds $KEDA_VERSION"
+    return
+  fi
+  local go json dir sum file; go="$(find_go)"
+  log "keda: downloading $KEDA_MODULE@$KEDA_VERSION from the Go module proxy"
+  # Outside any module, so no go.mod is read or changed.
+  json="$(cd "$(mktemp -d)" && "$go" mod download -json "$KEDA_MODULE@$KEDA_VERSION")"
+  dir="$(sed -n 's/^\t"Dir": "\(.*\)",\{0,1\}$/\1/p' <<<"$json")"
+  sum="$(sed -n 's/^\t"Sum": "\(.*\)",\{0,1\}$/\1/p' <<<"$json")"
+  [[ "$sum" == "$KEDA_SUM" ]] || die "keda: module checksum $sum, expected $KEDA_SUM"
+  [[ -d "$dir" ]] || die "keda: the module has no directory ($json)"
+  rm -rf "$KEDA_SHARE" && mkdir -p "$KEDA_SHARE"
+  for file in "${KEDA_FILES[@]}"; do cp "$dir/$file" "$KEDA_SHARE"/; done
+  chmod u+w "$KEDA_SHARE"/*
+  echo "$stamp" >"$KEDA_SHARE/VERSION"
+  log "keda: schemas of $KEDA_VERSION in $KEDA_SHARE"
 }
 
 install_python_env() {
@@ -146,6 +199,8 @@ install_python_env() {
 cmd_install() {
   install_apt_packages
   build_ferretdb
+  build_helm
+  fetch_keda_schemas
   install_python_env
   log "install done"
 }

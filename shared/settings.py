@@ -127,6 +127,9 @@ class Settings(BaseSettings):
     stream_reclaim_idle_seconds: float = Field(default=30.0, gt=0)
     # How often each consumer looks for such entries (XAUTOCLAIM); seconds, not milliseconds.
     stream_reclaim_interval_seconds: float = Field(default=5.0, gt=0)
+    # A consumer idle this long holding no pending entry is gone (scaled in, replaced, crashed
+    # and reclaimed from) and is removed from its group; each consumer checks this often.
+    stream_consumer_remove_idle_seconds: float = Field(default=300.0, gt=0)
     # Attempts of one hop for one entry before it is moved to the dead-letter stream.
     stream_max_attempts: int = Field(default=5, ge=1, le=100)
     # On SIGTERM a consumer stops reading and waits this long for the entries in hand.

@@ -34,6 +34,7 @@ from shared.documents import init_documents, mongo_client
 from shared.events import Event
 from shared.logging import configure_logging, get_logger
 from shared.settings import Settings
+from shared.streams import membership
 from shared.streams.deadletter import dead_letter_middleware
 from shared.streams.hop import HopRunner, HopService
 from shared.streams.topology import Hop
@@ -74,6 +75,7 @@ class HopApp(Generic[In, Out]):
         self.settings = settings
         self.hop = hop
         self.consumer = consumer_name(hop)
+        self.reclaimer = f"{self.consumer}-reclaimer"
         self._service_factory = service
         self._redis: Redis | None = None
         self._runner: HopRunner[In, Out] | None = None
@@ -85,7 +87,7 @@ class HopApp(Generic[In, Out]):
             ],
             logger=logging.getLogger(f"faststream.{hop.name}"),
             # On SIGTERM: stop reading, let handlers in flight finish for this long; whatever
-            # is still unfinished stays pending and is reclaimed by another consumer.
+            # is still unfinished stays pending, and the lifespan hands it back (see _lifespan).
             graceful_timeout=settings.shutdown_timeout_seconds,
         )
         self.publisher = self.broker.publisher(
@@ -119,7 +121,7 @@ class HopApp(Generic[In, Out]):
         reclaimer = StreamSub(
             self.hop.stream,
             group=self.hop.group,
-            consumer=f"{self.consumer}-reclaimer",
+            consumer=self.reclaimer,
             min_idle_time=int(settings.stream_reclaim_idle_seconds * 1000),
             polling_interval=int(settings.stream_reclaim_interval_seconds * 1000),
             declare=False,
@@ -179,9 +181,27 @@ class HopApp(Generic[In, Out]):
                 )
             )
             stack.push_async_callback(_cancel, gauges)
+            sweeper = asyncio.create_task(
+                membership.remove_gone_periodically(
+                    self._redis,
+                    self.hop,
+                    idle_seconds=settings.stream_consumer_remove_idle_seconds,
+                    within=settings.redis_timeout_seconds * 4,
+                )
+            )
+            stack.push_async_callback(_cancel, sweeper)
             log.info("consumer.started", hop=self.hop.name, consumer=self.consumer)
             yield
+            # The broker has stopped: every handler finished or was cancelled after
+            # SHUTDOWN_TIMEOUT_SECONDS, so what this process still holds can go to others.
             log.info("consumer.stopping", hop=self.hop.name, consumer=self.consumer)
+            await membership.leave(
+                self._redis,
+                self.hop,
+                [self.consumer, self.reclaimer],
+                reclaim_idle_seconds=settings.stream_reclaim_idle_seconds,
+                within=settings.redis_timeout_seconds * 4,
+            )
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

@@ -1,0 +1,140 @@
+"""Scale-in on real processes, Redis and MongoDB: a consumer stopped with SIGTERM while holding
+entries leaves none stuck, and consumers that are gone leave the group once they hold nothing.
+
+The reclaim idle time is far longer than these tests run, so an entry another consumer takes
+over here was handed back by the stopping one, not merely found idle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import time
+
+import pytest
+from pytest_httpserver import HTTPServer
+from redis.asyncio import Redis
+from werkzeug import Request, Response
+
+from offline.desearch import tweets_answer
+from shared.documents import HopRecord, HopState
+from shared.settings import Settings
+from tests.pipeline_support import (
+    DESEARCH_KEY,
+    consumer_processes,
+    entry,
+    process_env,
+    trade_requested,
+    wait_for_hop,
+)
+from tests.waiting import eventually, pending_count
+
+TRADES = 5
+RECLAIM_IDLE = "600"
+
+
+def slow_tweets(_request: Request) -> Response:
+    time.sleep(0.6)  # each search is still running when the test acts
+    return Response(json.dumps(tweets_answer("SN18")), mimetype="application/json")
+
+
+def scale_in_env(
+    settings: Settings, httpserver: HTTPServer, shutdown_timeout: str
+) -> dict[str, str]:
+    """One entry in hand at a time, five read at once; hand-back is the only fast reclaim."""
+    return process_env(
+        settings,
+        DESEARCH_BASE_URL=httpserver.url_for("").rstrip("/"),
+        DESEARCH_API_KEY=DESEARCH_KEY,
+        STREAM_CONCURRENCY="1",
+        STREAM_READ_COUNT=str(TRADES),
+        SHUTDOWN_TIMEOUT_SECONDS=shutdown_timeout,
+        STREAM_RECLAIM_IDLE_SECONDS=RECLAIM_IDLE,
+        STREAM_RECLAIM_INTERVAL_SECONDS="0.2",
+        STREAM_CONSUMER_REMOVE_IDLE_SECONDS="0.5",
+    )
+
+
+async def members(redis: Redis, stream: str, group: str) -> dict[str, int]:
+    return {
+        info["name"].decode(): int(info["pending"])
+        for info in await redis.xinfo_consumers(stream, group)
+    }
+
+
+async def all_finished(trade_ids: list[str]) -> list[HopRecord] | None:
+    records = [await HopRecord.find_one(HopRecord.trade_id == t) for t in trade_ids]
+    done = [r for r in records if r is not None and r.state is HopState.FINISHED]
+    return done if len(done) == len(trade_ids) else None
+
+
+@pytest.mark.parametrize(
+    ("shutdown_timeout", "held_after_stop", "first_attempts"),
+    [("10", TRADES - 1, 1), ("0.2", TRADES, 2)],
+    ids=["entry in hand finishes", "entry in hand outlives the shutdown timeout"],
+)
+async def test_a_consumer_stopped_while_holding_entries_leaves_none_stuck(
+    settings: Settings,
+    redis: Redis,
+    httpserver: HTTPServer,
+    documents: None,
+    shutdown_timeout: str,
+    held_after_stop: int,
+    first_attempts: int,
+) -> None:
+    """SIGTERM to a consumer holding five entries, one in hand: it exits with 0, the one in
+    hand finished (or, past SHUTDOWN_TIMEOUT_SECONDS, handed back with the rest), every
+    other entry handed back; a consumer started next completes them all, and the stopped
+    one's name then leaves the group."""
+    httpserver.expect_request("/twitter").respond_with_handler(slow_tweets)
+    env = scale_in_env(settings, httpserver, shutdown_timeout)
+    stream, group = settings.stream_trade_requested, settings.group_tweet_fetcher
+    trade_ids = [f"scale-{n}" for n in range(TRADES)]
+    for trade_id in trade_ids:
+        await redis.xadd(stream, entry(trade_requested(trade_id)))
+    async with consumer_processes(env, "tweet-fetcher") as [stopping]:
+        await eventually(lambda: HopRecord.find_one(HopRecord.trade_id == trade_ids[0]), within=60)
+        assert await pending_count(redis, stream, group) == TRADES
+        stopping.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(stopping.wait(), 30)
+    assert code == 0
+    left = await members(redis, stream, group)
+    (held,) = left.values()
+    assert held == held_after_stop
+    handed_back = await redis.xpending_range(stream, group, "-", "+", TRADES)
+    assert all(int(p["time_since_delivered"]) >= int(RECLAIM_IDLE) * 1000 for p in handed_back)
+
+    async with consumer_processes(env, "tweet-fetcher") as [successor]:
+        records = await eventually(lambda: all_finished(trade_ids), within=60)
+        await eventually(lambda: gone(redis, stream, group, set(left)), within=30)
+        successor.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(successor.wait(), 30) == 0
+    attempts = {r.trade_id: r.attempts for r in records}
+    assert attempts == {trade_ids[0]: first_attempts} | {t: 1 for t in trade_ids[1:]}
+    assert await pending_count(redis, stream, group) == 0
+    assert await members(redis, stream, group) == {}
+
+
+async def gone(redis: Redis, stream: str, group: str, names: set[str]) -> bool:
+    return not names & set(await members(redis, stream, group))
+
+
+async def test_a_crashed_consumers_name_leaves_the_group_once_its_entry_is_reclaimed(
+    settings: Settings, redis: Redis, httpserver: HTTPServer, documents: None
+) -> None:
+    """A consumer that died holding an entry (it never said goodbye) keeps its name while the
+    entry is pending; a running consumer reclaims and completes the entry, then removes it."""
+    httpserver.expect_request("/twitter").respond_with_handler(slow_tweets)
+    env = {**scale_in_env(settings, httpserver, "10"), "STREAM_RECLAIM_IDLE_SECONDS": "0.3"}
+    stream, group = settings.stream_trade_requested, settings.group_tweet_fetcher
+    await redis.xgroup_create(stream, group, id="0", mkstream=True)
+    await redis.xadd(stream, entry(trade_requested("crashed-1")))
+    await redis.xreadgroup(group, "tweet-fetcher-crashed-host-1", {stream: ">"}, count=1)
+    assert await members(redis, stream, group) == {"tweet-fetcher-crashed-host-1": 1}
+    async with consumer_processes(env, "tweet-fetcher"):
+        record = await wait_for_hop("crashed-1", within=60)
+        await eventually(
+            lambda: gone(redis, stream, group, {"tweet-fetcher-crashed-host-1"}), within=30
+        )
+    assert record.attempts == 1
