@@ -58,6 +58,10 @@ def read_only(command: list[str], writable: list[Path]) -> list[str]:
     """`command` on a read-only `/` with an empty tmpfs at each of `writable`."""
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         pytest.fail("a mount namespace needs root and unshare (util-linux); CI runs as root")
+    root = Path(__file__).resolve().parents[2]
+    hidden = [path for path in writable if root.is_relative_to(path)]
+    if hidden:
+        pytest.fail(f"the checkout lies under {hidden[0]}, which a fresh tmpfs would hide here")
     for path in writable:
         path.mkdir(parents=True, exist_ok=True)  # a mount point, made before / is read-only
     steps = [
