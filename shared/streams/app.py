@@ -22,11 +22,13 @@ from typing import Any, Generic, TypeVar
 
 from faststream import AckPolicy, FastStream
 from faststream.redis import RedisBroker, RedisStreamMessage, StreamSub
+from faststream.redis.annotations import RedisBatchStreamMessage as BatchMessage
+from faststream.redis.message import RedisBatchStreamMessage
+from faststream.redis.parser import BinaryMessageFormatV1
 from faststream.redis.prometheus import RedisPrometheusMiddleware
 from faststream.specification import AsyncAPI
 from prometheus_client import REGISTRY
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
 from redis.exceptions import ResponseError
 
 from shared import metrics
@@ -34,8 +36,8 @@ from shared.documents import init_documents, mongo_client
 from shared.events import Event
 from shared.logging import configure_logging, get_logger
 from shared.settings import Settings
-from shared.streams.deadletter import dead_letter_middleware
-from shared.streams.hop import HopRunner, HopService
+from shared.streams.deadletter import dead_letter_middleware, entry_id_of
+from shared.streams.hop import Delivery, HopRunner, HopService
 from shared.streams.topology import Hop
 
 log = get_logger(__name__)
@@ -43,7 +45,9 @@ log = get_logger(__name__)
 In = TypeVar("In", bound=Event)
 Out = TypeVar("Out", bound=Event)
 ServiceFactory = Callable[[Settings], AbstractAsyncContextManager[HopService[In, Out]]]
-Handler = Callable[[Any, RedisStreamMessage, Pipeline], Awaitable[None]]
+Handler = Callable[[Any, RedisStreamMessage], Awaitable[None]]
+# The field of a stream entry that holds the message (FastStream's, and the event contract's).
+DATA_KEY = b"__data__"
 # How often a consumer refreshes its stream's gauges.
 STREAM_GAUGES_SECONDS = 10.0
 
@@ -68,8 +72,17 @@ async def ensure_group(redis: Redis, hop: Hop) -> None:
 
 class HopApp(Generic[In, Out]):
     def __init__(
-        self, settings: Settings, hop: Hop, service: ServiceFactory[In, Out], *, description: str
+        self,
+        settings: Settings,
+        hop: Hop,
+        service: ServiceFactory[In, Out],
+        *,
+        description: str,
+        look_first: bool = False,
     ) -> None:
+        """``look_first``: the hop's work must not be repeated for a duplicated entry, so even
+        a first delivery looks its hop's record up before the work (see ``shared.streams.hop``).
+        """
         configure_logging(settings.log_level, settings.log_format)
         self.settings = settings
         self.hop = hop
@@ -77,6 +90,7 @@ class HopApp(Generic[In, Out]):
         self._service_factory = service
         self._redis: Redis | None = None
         self._runner: HopRunner[In, Out] | None = None
+        self._look_first = look_first
         self.broker = RedisBroker(
             settings.redis_url,
             middlewares=[
@@ -101,18 +115,23 @@ class HopApp(Generic[In, Out]):
         )
 
     def subscriber(self, handler: Handler) -> Handler:
-        """Register the consumer's typed handler twice on the hop's stream and group.
+        """Read the hop's stream and group in two ways, both through the hop runner.
 
-        The worker reads new entries. The reclaimer (FastStream reads with XAUTOCLAIM when given
-        ``min_idle_time``, and then reads nothing new) takes over entries left pending longer
-        than STREAM_RECLAIM_IDLE_SECONDS by any consumer of the group, this process's own
-        earlier life included, polling every STREAM_RECLAIM_INTERVAL_SECONDS.
+        The worker reads new entries in batches of STREAM_READ_COUNT (XREADGROUP COUNT), each
+        batch handled at once (see ``shared.streams.hop``). The reclaimer (FastStream reads with
+        XAUTOCLAIM when given ``min_idle_time``, and then reads nothing new) takes over entries
+        left pending longer than STREAM_RECLAIM_IDLE_SECONDS by any consumer of the group, this
+        process's own earlier life included, polling every STREAM_RECLAIM_INTERVAL_SECONDS,
+        one at a time, through the consumer's typed ``handler``: that one documents the
+        channel and its payload in AsyncAPI, the entry a producer writes being the same for
+        both.
         """
         settings = self.settings
         worker = StreamSub(
             self.hop.stream,
             group=self.hop.group,
             consumer=self.consumer,
+            batch=True,
             max_records=settings.stream_read_count,
             declare=False,  # ensure_group creates it from 0 at start
         )
@@ -124,26 +143,39 @@ class HopApp(Generic[In, Out]):
             polling_interval=int(settings.stream_reclaim_interval_seconds * 1000),
             declare=False,
         )
-        decorated: Handler = self.broker.subscriber(
+        self.broker.subscriber(
             stream=worker,
             ack_policy=AckPolicy.MANUAL,
-            # Entries in hand at once: a hop mostly waits (HTTP, chain, MongoDB), and every
-            # entry is independent (records are keyed by trade and hop).
-            max_workers=settings.stream_concurrency,
+            parser=_entries_unparsed,
+            include_in_schema=False,  # the same channel and entries as the reclaimer's
+        )(self._handle_batch)
+        documented: Handler = self.broker.subscriber(
+            stream=reclaimer,
+            ack_policy=AckPolicy.MANUAL,
             title=f"{self.hop.stream}:{self.hop.group}",
             description=handler.__doc__,
         )(handler)
-        reclaiming: Handler = self.broker.subscriber(
-            stream=reclaimer,
-            ack_policy=AckPolicy.MANUAL,
-            include_in_schema=False,  # the same channel and payload as the worker
-        )(decorated)
-        return reclaiming
+        return documented
 
-    async def handle(self, event: In, msg: RedisStreamMessage, pipeline: Pipeline) -> None:
+    async def handle(self, event: In, msg: RedisStreamMessage) -> None:
+        """One entry claimed from a consumer that did not finish it (``event`` is its payload,
+        validated by FastStream: the runner reads it again from the entry)."""
+        await self._require_runner().handle(
+            [Delivery(entry_id_of(msg), msg.body)], redelivered=True
+        )
+
+    async def _handle_batch(self, msg: BatchMessage) -> None:
+        raw = msg.raw_message
+        deliveries = [
+            Delivery(_text(entry_id), BinaryMessageFormatV1.parse(fields.get(DATA_KEY, b""))[0])
+            for entry_id, fields in zip(raw["message_ids"], raw["data"], strict=True)
+        ]
+        await self._require_runner().handle(deliveries, redelivered=False)
+
+    def _require_runner(self) -> HopRunner[In, Out]:
         if self._runner is None:
             raise RuntimeError("the hop's service is not started")
-        await self._runner.handle(event, msg, pipeline)
+        return self._runner
 
     def _require_redis(self) -> Redis:
         if self._redis is None:
@@ -169,6 +201,8 @@ class HopApp(Generic[In, Out]):
                 self._redis,
                 consumer=self.consumer,
                 max_attempts=settings.stream_max_attempts,
+                concurrency=settings.stream_concurrency,
+                look_first=self._look_first,
             )
             gauges = asyncio.create_task(
                 metrics.track_stream_gauges(
@@ -182,6 +216,21 @@ class HopApp(Generic[In, Out]):
             log.info("consumer.started", hop=self.hop.name, consumer=self.consumer)
             yield
             log.info("consumer.stopping", hop=self.hop.name, consumer=self.consumer)
+
+
+async def _entries_unparsed(
+    message: Any, parse: Callable[[Any], Awaitable[RedisBatchStreamMessage]]
+) -> RedisBatchStreamMessage:
+    """FastStream's batch parser without its work on the entries: it decodes every entry and
+    encodes the whole batch again as one JSON list, which costs time and fails on an entry that
+    is not JSON. The runner reads each entry from the raw message instead."""
+    parsed = await parse({**message, "data": []})
+    parsed.raw_message = message
+    return parsed
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:
