@@ -14,6 +14,7 @@ Every record is keyed by ``_id`` (the trade id, or trade id and hop). Two ways t
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -62,6 +63,52 @@ async def hops_finished(records: Sequence[HopRecord]) -> list[int]:
     """Insert finished hop records in one bulk insert; the indices of those that already had a
     record (a duplicate entry, or an earlier delivery), which are left as they were."""
     return await insert_new(HopRecord, records)
+
+
+class Inserts:
+    """Single-document inserts into one collection, issued at the same moment by concurrent
+    tasks (the entries of one batch), sent together as one bulk insert.
+
+    For code that inserts one document per entry in the middle of its work, such as the
+    stake-executor's claims: each caller still learns whether its own document was inserted or
+    already existed, as it would from ``insert_one``.
+    """
+
+    def __init__(self, document: type[Document]) -> None:
+        self._document = document
+        self._pending: dict[asyncio.AbstractEventLoop, list[_Pending]] = {}
+        self._sending: set[asyncio.Task[None]] = set()  # held: the loop keeps tasks weakly
+
+    async def insert(self, record: Document) -> bool:
+        """Insert ``record``; False when a document with its ``_id`` already exists."""
+        loop = asyncio.get_running_loop()
+        inserted: asyncio.Future[bool] = loop.create_future()
+        pending = self._pending.setdefault(loop, [])
+        pending.append((record, inserted))
+        if len(pending) == 1:  # the first of this moment sends them all, once the others ran
+            loop.call_soon(self._start_sending, loop)
+        return await inserted
+
+    def _start_sending(self, loop: asyncio.AbstractEventLoop) -> None:
+        task = loop.create_task(self._send(loop))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _send(self, loop: asyncio.AbstractEventLoop) -> None:
+        batch = self._pending.pop(loop, [])
+        try:
+            existing = set(await insert_new(self._document, [record for record, _ in batch]))
+        except Exception as error:
+            for _, inserted in batch:
+                if not inserted.done():
+                    inserted.set_exception(error)
+            return
+        for index, (_, inserted) in enumerate(batch):
+            if not inserted.done():
+                inserted.set_result(index not in existing)
+
+
+_Pending = tuple[Document, "asyncio.Future[bool]"]
 
 
 async def insert_new(document: type[Document], records: Sequence[Document]) -> list[int]:

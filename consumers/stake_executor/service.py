@@ -60,7 +60,6 @@ class StakeService:
                 f"daily cap of {self._settings.stake_daily_cap_tao} TAO reached",
             )
         executed = await self._carry_out(event, decision)
-        await claims.mark(event.trade_id, ClaimState.DONE, executed.model_dump(mode="json"))
         TRADES.labels(executed.action.value, executed.mode, _state(executed).value).inc()
         if executed.success and executed.amount_tao is not None:
             STAKE_TAO.labels(executed.mode, executed.action.value).observe(
@@ -87,12 +86,13 @@ class StakeService:
         }
         if decision.action is StakeAction.SKIP or decision.amount_tao is None:
             return StakeExecuted(**fields)
-        if self._executor.mode is TradingMode.LIVE:
+        live = self._executor.mode is TradingMode.LIVE
+        if live:
             await claims.mark(event.trade_id, ClaimState.SUBMITTING)
         outcome: StakeOutcome = await self._executor.stake(
             decision.action, decision.amount_tao, netuid=event.netuid, hotkey=event.hotkey
         )
-        return StakeExecuted(
+        executed = StakeExecuted(
             **fields,
             amount_alpha_rao=outcome.amount_alpha_rao,
             submitted=outcome.submitted,
@@ -102,6 +102,9 @@ class StakeService:
             fee_rao=outcome.fee_rao,
             error=outcome.error,
         )
+        if live:  # the submitting claim resolved; otherwise the hop's record holds the outcome
+            await claims.mark(event.trade_id, ClaimState.DONE, executed.model_dump(mode="json"))
+        return executed
 
 
 def _state(executed: StakeExecuted) -> TradeState:
