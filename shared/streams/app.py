@@ -48,6 +48,8 @@ ServiceFactory = Callable[[Settings], AbstractAsyncContextManager[HopService[In,
 Handler = Callable[[Any, RedisStreamMessage], Awaitable[None]]
 # The field of a stream entry that holds the message (FastStream's, and the event contract's).
 DATA_KEY = b"__data__"
+# Batches a consumer works on at once: one waiting for MongoDB while the next one is worked on.
+BATCHES_IN_FLIGHT = 2
 # How often a consumer refreshes its stream's gauges.
 STREAM_GAUGES_SECONDS = 10.0
 
@@ -91,6 +93,8 @@ class HopApp(Generic[In, Out]):
         self._redis: Redis | None = None
         self._runner: HopRunner[In, Out] | None = None
         self._look_first = look_first
+        self._batch_slots = asyncio.Semaphore(BATCHES_IN_FLIGHT)
+        self._batches: set[asyncio.Task[None]] = set()
         self.broker = RedisBroker(
             settings.redis_url,
             middlewares=[
@@ -165,12 +169,34 @@ class HopApp(Generic[In, Out]):
         )
 
     async def _handle_batch(self, msg: BatchMessage) -> None:
+        """Hand the batch to the runner and return at once, so that the next batch is read
+        while this one is worked on, up to ``BATCHES_IN_FLIGHT``: a batch spends most of its
+        time waiting for MongoDB, the next one meanwhile on its own work."""
         raw = msg.raw_message
         deliveries = [
             Delivery(_text(entry_id), BinaryMessageFormatV1.parse(fields.get(DATA_KEY, b""))[0])
             for entry_id, fields in zip(raw["message_ids"], raw["data"], strict=True)
         ]
-        await self._require_runner().handle(deliveries, redelivered=False)
+        runner = self._require_runner()
+        await self._batch_slots.acquire()
+        batch = asyncio.create_task(runner.handle(deliveries, redelivered=False))
+        self._batches.add(batch)
+        batch.add_done_callback(self._batch_done)
+
+    def _batch_done(self, batch: asyncio.Task[None]) -> None:
+        self._batches.discard(batch)
+        self._batch_slots.release()
+        if not batch.cancelled() and (error := batch.exception()) is not None:
+            # Its entries stay pending, to be reclaimed (as when a handler raises).
+            log.error(
+                "hop.batch_failed", hop=self.hop.name, error=f"{type(error).__name__}: {error}"
+            )
+
+    async def _finish_batches(self) -> None:
+        """On the way out: let the batches in hand end (as FastStream lets a handler), for the
+        graceful shutdown's time at most; whatever is unfinished stays pending."""
+        if self._batches:
+            await asyncio.wait(set(self._batches), timeout=self.settings.shutdown_timeout_seconds)
 
     def _require_runner(self) -> HopRunner[In, Out]:
         if self._runner is None:
@@ -214,6 +240,7 @@ class HopApp(Generic[In, Out]):
             )
             stack.push_async_callback(_cancel, gauges)
             log.info("consumer.started", hop=self.hop.name, consumer=self.consumer)
+            stack.push_async_callback(self._finish_batches)  # before the clients close
             yield
             log.info("consumer.stopping", hop=self.hop.name, consumer=self.consumer)
 

@@ -135,6 +135,8 @@ class HopRunner(Generic[In, Out]):
         self._max_attempts = max_attempts
         self._slots = asyncio.Semaphore(concurrency)
         self._look_first = look_first
+        # Trade id -> set when the entry of that trade being handled is done.
+        self._in_hand: dict[str, asyncio.Event] = {}
 
     async def handle(self, deliveries: Sequence[Delivery], *, redelivered: bool) -> None:
         """Handle a batch read together: ``redelivered`` when they were claimed from another
@@ -142,8 +144,7 @@ class HopRunner(Generic[In, Out]):
         started = time.perf_counter()
         entries = await self._valid(deliveries)
         try:
-            if entries:
-                await self._handle(entries, redelivered=redelivered)
+            await self._handle_in_turn(entries, redelivered=redelivered)
         finally:
             elapsed = time.perf_counter() - started
             for entry in entries:
@@ -163,6 +164,36 @@ class HopRunner(Generic[In, Out]):
             else:
                 entries.append(_Entry(delivery.entry_id, delivery.data, event))
         return entries
+
+    async def _handle_in_turn(self, entries: list[_Entry], *, redelivered: bool) -> None:
+        """Handle the entries, one per trade at a time in this process: a duplicate of a trade
+        that another entry in hand is working on (in this batch, or in another one in flight)
+        waits for it to end, then goes, and finds its record."""
+        while entries:
+            free: dict[str, _Entry] = {}
+            waiting: list[_Entry] = []
+            for entry in entries:
+                trade_id = entry.event.trade_id
+                if trade_id in free or trade_id in self._in_hand:
+                    waiting.append(entry)
+                else:
+                    free[trade_id] = entry
+            holders = {
+                self._in_hand[e.event.trade_id]
+                for e in waiting
+                if e.event.trade_id in self._in_hand
+            }
+            ended = asyncio.Event()
+            self._in_hand |= dict.fromkeys(free, ended)
+            try:
+                await self._handle(list(free.values()), redelivered=redelivered)
+            finally:
+                for trade_id in free:
+                    del self._in_hand[trade_id]
+                ended.set()
+            for holder in holders:
+                await holder.wait()
+            entries = waiting
 
     async def _handle(self, entries: list[_Entry], *, redelivered: bool) -> None:
         await trades_in_progress([entry.event for entry in entries])
