@@ -164,19 +164,19 @@ class HopApp(Generic[In, Out]):
     async def handle(self, event: In, msg: RedisStreamMessage) -> None:
         """One entry claimed from a consumer that did not finish it (``event`` is its payload,
         validated by FastStream: the runner reads it again from the entry)."""
-        await self._require_runner().handle(
-            [Delivery(entry_id_of(msg), msg.body)], redelivered=True
-        )
+        raw = msg.raw_message["data"].get(DATA_KEY, b"")
+        delivery = Delivery(entry_id_of(msg), msg.body, published=bool(_headers(raw)))
+        await self._require_runner().handle([delivery], redelivered=True)
 
     async def _handle_batch(self, msg: BatchMessage) -> None:
         """Hand the batch to the runner and return at once, so that the next batch is read
         while this one is worked on, up to ``BATCHES_IN_FLIGHT``: a batch spends most of its
         time waiting for MongoDB, the next one meanwhile on its own work."""
         raw = msg.raw_message
-        deliveries = [
-            Delivery(_text(entry_id), BinaryMessageFormatV1.parse(fields.get(DATA_KEY, b""))[0])
-            for entry_id, fields in zip(raw["message_ids"], raw["data"], strict=True)
-        ]
+        deliveries = []
+        for entry_id, fields in zip(raw["message_ids"], raw["data"], strict=True):
+            body, headers = BinaryMessageFormatV1.parse(fields.get(DATA_KEY, b""))
+            deliveries.append(Delivery(_text(entry_id), body, published=bool(headers)))
         runner = self._require_runner()
         await self._batch_slots.acquire()
         batch = asyncio.create_task(runner.handle(deliveries, redelivered=False))
@@ -254,6 +254,11 @@ async def _entries_unparsed(
     parsed = await parse({**message, "data": []})
     parsed.raw_message = message
     return parsed
+
+
+def _headers(data: bytes) -> dict[str, Any]:
+    """The headers of a message FastStream published; none for plain JSON."""
+    return BinaryMessageFormatV1.parse(data)[1]
 
 
 def _text(value: bytes | str) -> str:

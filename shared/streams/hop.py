@@ -3,7 +3,10 @@
 FastStream leaves delivery guarantees to the application (see the README). The order here is
 what makes a crash at any point safe, for every entry of the batch:
 
-1. the trade's record exists (created in one bulk insert for the batch when it did not);
+1. the trade's record exists: created in one bulk insert for the batch's entries that came from
+   another producer than the previous hop, when they have none (the previous hop recorded the
+   trade before it published; and on FerretDB a bulk insert that meets an existing document
+   falls back to one transaction per document);
 2. a redelivered entry counts one more attempt on its hop's record (a first delivery's attempt
    is recorded with its outcome, in step 4);
 3. the hop's service runs, for up to ``concurrency`` entries at once;
@@ -32,7 +35,6 @@ delivery leaves no record of that attempt; the redelivery counts from there.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -89,10 +91,12 @@ class HopService(Protocol[In, Out]):
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """One stream entry in hand: its id and its raw ``__data__``."""
+    """One stream entry in hand: its id, its message, and whether the previous hop published
+    it (a FastStream message, with headers) rather than another producer (plain JSON)."""
 
     entry_id: str
     data: bytes
+    published: bool = False
 
 
 @dataclass(slots=True)
@@ -102,6 +106,7 @@ class _Entry:
     entry_id: str
     data: bytes
     event: Event
+    published: bool
     record: HopRecord | None = None  # its hop's record, when one was counted or found
     started_at: datetime = field(default_factory=utc_now)
     outcome: Outcome = "retry"  # unless set otherwise: the entry stays pending
@@ -162,7 +167,7 @@ class HopRunner(Generic[In, Out]):
                     reason=str(error), consumer=self._consumer, attempts=1,
                 )  # fmt: skip
             else:
-                entries.append(_Entry(delivery.entry_id, delivery.data, event))
+                entries.append(_Entry(delivery.entry_id, delivery.data, event, delivery.published))
         return entries
 
     async def _handle_in_turn(self, entries: list[_Entry], *, redelivered: bool) -> None:
@@ -196,7 +201,8 @@ class HopRunner(Generic[In, Out]):
             entries = waiting
 
     async def _handle(self, entries: list[_Entry], *, redelivered: bool) -> None:
-        await trades_in_progress([entry.event for entry in entries])
+        # The previous hop wrote the trade's record before it published the entry.
+        await trades_in_progress([entry.event for entry in entries if not entry.published])
         if redelivered:
             await asyncio.gather(*(self._count_attempt(entry) for entry in entries))
         elif self._look_first:
@@ -225,18 +231,17 @@ class HopRunner(Generic[In, Out]):
         record = entry.record
         if record is None:
             return True
-        with self._bound(entry):
-            if record.state is HopState.FINISHED and record.output is not None:
-                log.info("hop.replayed", entry_id=entry.entry_id, attempts=record.attempts)
-                self._replay(entry, record)
-                return False
-            if record.state in (HopState.FAILED, HopState.DEAD_LETTERED):
-                log.info("hop.already_ended", entry_id=entry.entry_id, state=record.state)
-                entry.ack, entry.outcome = True, "replayed"
-                return False
-            if record.attempts > self._max_attempts:  # earlier attempts died before recording
-                await self._give_up(entry, record, record.error or "attempts exhausted")
-                return False
+        if record.state is HopState.FINISHED and record.output is not None:
+            log.info("hop.replayed", **self._ids(entry), attempts=record.attempts)
+            self._replay(entry, record)
+            return False
+        if record.state in (HopState.FAILED, HopState.DEAD_LETTERED):
+            log.info("hop.already_ended", **self._ids(entry), state=record.state)
+            entry.ack, entry.outcome = True, "replayed"
+            return False
+        if record.attempts > self._max_attempts:  # earlier attempts died before recording
+            await self._give_up(entry, record, record.error or "attempts exhausted")
+            return False
         return True
 
     def _replay(self, entry: _Entry, record: HopRecord) -> None:
@@ -249,7 +254,8 @@ class HopRunner(Generic[In, Out]):
 
     async def _run(self, entry: _Entry) -> None:
         async with self._slots:
-            with self._bound(entry):
+            # The ids on every line the hop's service logs, and for whatever it calls.
+            with structlog.contextvars.bound_contextvars(**self._ids(entry)):
                 started = time.monotonic()
                 try:
                     # The event was validated as this hop's event type, ``In``.
@@ -267,12 +273,10 @@ class HopRunner(Generic[In, Out]):
         entry.record = record
         await hop_failed(record, error=error, final=final, duration_ms=_ms(started))
         if final:
-            log.warning("hop.failed", entry_id=entry.entry_id, error=error)
+            log.warning("hop.failed", error=error)
             entry.ack, entry.outcome = True, "failed"
             return
-        log.warning(
-            "hop.attempt_failed", entry_id=entry.entry_id, attempts=record.attempts, error=error
-        )
+        log.warning("hop.attempt_failed", attempts=record.attempts, error=error)
         if record.attempts >= self._max_attempts:
             await self._give_up(entry, record, error)
 
@@ -331,14 +335,13 @@ class HopRunner(Generic[In, Out]):
         await self._count_attempt(entry)
         record = entry.record
         assert record is not None
-        with self._bound(entry):
-            if record.state is HopState.FINISHED and record.output is not None:
-                log.info("hop.replayed", entry_id=entry.entry_id, attempts=record.attempts)
-                self._replay(entry, record)
-            elif record.state in (HopState.FAILED, HopState.DEAD_LETTERED):
-                entry.ack, entry.outcome = True, "replayed"
-            else:
-                await self._record_one(entry)
+        if record.state is HopState.FINISHED and record.output is not None:
+            log.info("hop.replayed", **self._ids(entry), attempts=record.attempts)
+            self._replay(entry, record)
+        elif record.state in (HopState.FAILED, HopState.DEAD_LETTERED):
+            entry.ack, entry.outcome = True, "replayed"
+        else:
+            await self._record_one(entry)
 
     def _finished(self, entry: _Entry) -> None:
         assert entry.result is not None
@@ -347,8 +350,7 @@ class HopRunner(Generic[In, Out]):
         if result.trade_state is not None:
             entry.trade_state = result.trade_state
             entry.trade_outcome = result.event.model_dump(mode="json")
-        with self._bound(entry):
-            log.info("hop.finished", entry_id=entry.entry_id, duration_ms=entry.duration_ms)
+        log.info("hop.finished", **self._ids(entry), duration_ms=entry.duration_ms)
 
     async def _finish_trade(self, entry: _Entry) -> None:
         if entry.trade_state is not None:
@@ -376,12 +378,15 @@ class HopRunner(Generic[In, Out]):
             await pipeline.xack(self._hop.stream, self._hop.group, *(e.entry_id for e in acked))
             await pipeline.execute()
 
-    def _bound(self, entry: _Entry) -> contextlib.AbstractContextManager[Any]:
-        """The entry's trade and trace ids on every log line (and for whatever the hop calls)."""
+    def _ids(self, entry: _Entry) -> dict[str, str]:
+        """What names the entry on a log line: the trade, its trace, the hop, the entry."""
         event = entry.event
-        return structlog.contextvars.bound_contextvars(
-            trade_id=event.trade_id, trace_id=event.trace_id, hop=self._hop.name
-        )
+        return {
+            "trade_id": event.trade_id,
+            "trace_id": event.trace_id,
+            "hop": self._hop.name,
+            "entry_id": entry.entry_id,
+        }
 
 
 def _ms(started: float) -> float:
