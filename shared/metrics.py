@@ -125,7 +125,8 @@ class MongoCommandCounter(monitoring.CommandListener):
 # --- consumers ---
 HOP_SECONDS = Histogram(
     "taodiv_hop_duration_seconds",
-    "Time to handle one stream entry by hop and outcome: finished, failed (for good), retry "
+    "Time to handle one stream entry, by hop and outcome (entries read together are handled "
+    "together: each is observed with its batch's time): finished, failed (for good), retry "
     "(left pending for another delivery), dead_lettered, replayed (a redelivery of a hop that "
     "had already ended).",
     ["hop", "outcome"],
