@@ -3,10 +3,10 @@
 FastStream leaves delivery guarantees to the application (see the README). The order here is
 what makes a crash at any point safe, for every entry of the batch:
 
-1. the trade's record exists: created in one bulk insert for the batch's entries that came from
-   another producer than the previous hop, when they have none (the previous hop recorded the
-   trade before it published; and on FerretDB a bulk insert that meets an existing document
-   falls back to one transaction per document);
+1. the trade's record exists and is in progress: created in one bulk insert when it is missing,
+   for the batch's entries that a previous hop did not publish (that hop recorded the trade
+   before it published; and on FerretDB a bulk insert that meets an existing document falls
+   back to one transaction per document);
 2. a redelivered entry counts one more attempt on its hop's record (a first delivery's attempt
    is recorded with its outcome, in step 4);
 3. the hop's service runs, for up to ``concurrency`` entries at once;
@@ -46,7 +46,7 @@ from faststream.redis.publisher.usecase import StreamPublisher
 from redis.asyncio import Redis
 
 from shared.documents import HopRecord, HopState, TradeState
-from shared.events import Event, utc_now
+from shared.events import Event, TradeRequested, utc_now
 from shared.logging import get_logger
 from shared.metrics import HOP_SECONDS
 from shared.records import (
@@ -117,6 +117,13 @@ class _Entry:
     # The final state to give the trade once the hop's record is written.
     trade_state: TradeState | None = None
     trade_outcome: dict[str, Any] | None = None
+
+    @property
+    def after_a_hop(self) -> bool:
+        """Published by the previous hop, which recorded the trade before it published. (A
+        ``trade.requested`` entry comes from a producer, the gateway's too: the first hop
+        moves the trade the gateway recorded on, or creates it.)"""
+        return self.published and not isinstance(self.event, TradeRequested)
 
 
 class HopRunner(Generic[In, Out]):
@@ -201,8 +208,7 @@ class HopRunner(Generic[In, Out]):
             entries = waiting
 
     async def _handle(self, entries: list[_Entry], *, redelivered: bool) -> None:
-        # The previous hop wrote the trade's record before it published the entry.
-        await trades_in_progress([entry.event for entry in entries if not entry.published])
+        await trades_in_progress([entry.event for entry in entries if not entry.after_a_hop])
         if redelivered:
             await asyncio.gather(*(self._count_attempt(entry) for entry in entries))
         elif self._look_first:
