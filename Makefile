@@ -86,9 +86,10 @@ bench: install services ## Cached dividends endpoint vs a bare FastAPI endpoint 
 		$(PYTHON) -m bench.gateway $(if $(PORT),--port $(PORT))
 
 .PHONY: bench-pipeline
-bench-pipeline: install services ## Push N trades (TRADES=1000) through the three consumers and print throughput and latency
+bench-pipeline: install services ## TRADES=1000 at once (REPLICAS="1 2"), open loop RATE=100/s for DURATION=30 s, and a Celery chain beside them
 	REDIS_URL=redis://127.0.0.1:6379/13 MONGODB_URL=$(TEST_MONGODB_URL) MONGODB_DATABASE=bench_pipeline \
-		$(PYTHON) -m bench.pipeline --trades $(or $(TRADES),1000) --replicas $(or $(REPLICAS),1)
+		$(PYTHON) -m bench.pipeline --trades $(or $(TRADES),1000) --replicas $(or $(REPLICAS),1 2) \
+		--rate $(or $(RATE),100) --duration $(or $(DURATION),30)
 
 .PHONY: chaos
 chaos: install services ## Kill -9 each consumer, restart Redis (AOF / none) mid-run (TRADES=1000 per scenario); prints lost and double-submitted

@@ -49,6 +49,10 @@ class Processes:
     def pid(self, name: str) -> int:
         return self._running[name].pid
 
+    def names(self) -> list[str]:
+        """The processes running (that were not killed or seen to end)."""
+        return list(self._running)
+
     def kill(self, name: str) -> int:
         """SIGKILL, as ``kill -9``: no handler, no graceful shutdown, nothing flushed."""
         process = self._running.pop(name)

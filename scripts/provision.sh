@@ -187,12 +187,13 @@ install_python_env() {
     fi
   fi
   cd "$ROOT"
+  # --all-groups: the dev tools and the bench's (Celery, matplotlib); images install neither.
   if [[ -f uv.lock ]]; then
-    log "python: uv sync --frozen"
-    "${uv[@]}" sync --frozen
+    log "python: uv sync --frozen --all-groups"
+    "${uv[@]}" sync --frozen --all-groups
   else
-    log "python: uv sync (no uv.lock yet)"
-    "${uv[@]}" sync
+    log "python: uv sync --all-groups (no uv.lock yet)"
+    "${uv[@]}" sync --all-groups
   fi
 }
 

@@ -149,10 +149,15 @@ DOCUMENTS: list[type[Document]] = [Trade, HopRecord, StakeClaim, KillSwitchChang
 
 
 def mongo_client(url: str, timeout_seconds: float) -> AsyncMongoClient[dict[str, object]]:
-    """A client whose every operation gives up after ``timeout_seconds``."""
+    """A client whose every operation gives up after ``timeout_seconds``, and whose commands
+    are counted (``taodiv_mongodb_commands_total``)."""
+    # Imported here: shared.metrics reads stream state through modules that import this one.
+    from shared.metrics import MongoCommandCounter
+
     timeout_ms = int(timeout_seconds * 1000)
     return AsyncMongoClient(
         url,
+        event_listeners=[MongoCommandCounter()],
         serverSelectionTimeoutMS=timeout_ms,
         connectTimeoutMS=timeout_ms,
         socketTimeoutMS=timeout_ms,

@@ -29,6 +29,7 @@ from prometheus_client import (
 )
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
+from pymongo import monitoring
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -108,10 +109,33 @@ STREAM_DEAD_LETTERS = Gauge(
     multiprocess_mode="mostrecent",
 )
 
+# --- gateway and consumers ---
+MONGODB_COMMANDS = Counter(
+    "taodiv_mongodb_commands_total",
+    "MongoDB commands sent, by command (insert, update, find, ...), counted by PyMongo's command "
+    "monitoring: what a trade costs the database.",
+    ["command"],
+)
+
+
+class MongoCommandCounter(monitoring.CommandListener):
+    """Counts every command a client sends (``MONGODB_COMMANDS``); see ``mongo_client``."""
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        MONGODB_COMMANDS.labels(event.command_name).inc()
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass  # counted when sent
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass  # counted when sent
+
+
 # --- consumers ---
 HOP_SECONDS = Histogram(
     "taodiv_hop_duration_seconds",
-    "Time to handle one stream entry by hop and outcome: finished, failed (for good), retry "
+    "Time to handle one stream entry, by hop and outcome (entries read together are handled "
+    "together: each is observed with its batch's time): finished, failed (for good), retry "
     "(left pending for another delivery), dead_lettered, replayed (a redelivery of a hop that "
     "had already ended).",
     ["hop", "outcome"],

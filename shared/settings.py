@@ -117,11 +117,12 @@ class Settings(BaseSettings):
     group_tweet_fetcher: str = "tweet-fetcher"
     group_sentiment_scorer: str = "sentiment-scorer"
     group_stake_executor: str = "stake-executor"
-    # Entries one consumer process works on at once.
-    stream_concurrency: int = Field(default=8, ge=1, le=256)
-    # Entries a consumer takes per read (XREADGROUP COUNT); without a count the first reader
+    # Entries whose hop's service (a search, a score, a stake) one consumer process runs at once.
+    stream_concurrency: int = Field(default=32, ge=1, le=256)
+    # Entries a consumer takes per read (XREADGROUP COUNT), handled as one batch: recorded in
+    # bulk, published and acknowledged in one transaction. Without a count the first reader
     # would take the whole backlog into its own pending list.
-    stream_read_count: int = Field(default=10, ge=1, le=1000)
+    stream_read_count: int = Field(default=100, ge=1, le=1000)
     # An entry pending this long (its consumer crashed or hung) is claimed by another consumer.
     # Longer than any hop takes, so a slow hop is not run twice in parallel.
     stream_reclaim_idle_seconds: float = Field(default=30.0, gt=0)

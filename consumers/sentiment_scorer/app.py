@@ -6,7 +6,7 @@ Run: ``faststream run --factory consumers.sentiment_scorer.app:create_app``.
 from __future__ import annotations
 
 from faststream import FastStream
-from faststream.redis import Pipeline, RedisStreamMessage
+from faststream.redis import RedisStreamMessage
 
 from consumers.sentiment_scorer.service import sentiment_service
 from shared.events import TweetsFetched
@@ -25,10 +25,8 @@ def create_app(settings: Settings | None = None) -> FastStream:
     )
 
     @hop.subscriber
-    async def score_sentiment(
-        event: TweetsFetched, msg: RedisStreamMessage, pipeline: Pipeline
-    ) -> None:
+    async def score_sentiment(event: TweetsFetched, msg: RedisStreamMessage) -> None:
         """Tweets were fetched: score their sentiment, emit sentiment.scored."""
-        await hop.handle(event, msg, pipeline)
+        await hop.handle(event, msg)
 
     return hop.app

@@ -25,6 +25,7 @@ from consumers.sentiment_scorer.parse import parse_score
 from shared.events import Tweet
 from shared.logging import get_logger
 from shared.settings import Settings
+from shared.singleflight import SingleFlight
 
 log = get_logger(__name__)
 
@@ -126,6 +127,7 @@ class ChutesScorer:
         self._client = client if client is not None else httpx.AsyncClient()
         # Models that refused JSON mode: asked without it from then on, saving a round trip.
         self._plain_models: set[str] = set()
+        self._scores: SingleFlight[ScoreResult] = SingleFlight()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ChutesScorer:
@@ -150,12 +152,20 @@ class ChutesScorer:
             await self._client.aclose()
 
     async def score(self, tweets: Sequence[Tweet]) -> ScoreResult:
-        """Ask each model in turn; raise ``ChutesUnavailable`` when none could answer."""
+        """Ask each model in turn; raise ``ChutesUnavailable`` when none could answer.
+
+        The same tweets scored at the same time (trades of one subnet in one batch) share one
+        completion (``shared.singleflight``): at temperature 0 they would get the same answer.
+        """
         if not tweets:
             return ScoreResult(None, self.name, NO_TWEETS)
+        prompt = _user_message(tweets)
+        return await self._scores.run(prompt, lambda: self._score(prompt))
+
+    async def _score(self, prompt: str) -> ScoreResult:
         messages = [
             {"role": "system", "content": _SYSTEM_PROMPT},
-            {"role": "user", "content": _user_message(tweets)},
+            {"role": "user", "content": prompt},
         ]
         failures: list[str] = []
         for model, next_model in zip(self._models, (*self._models[1:], None), strict=True):

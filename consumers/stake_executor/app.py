@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 
 from faststream import FastStream
-from faststream.redis import Pipeline, RedisStreamMessage
+from faststream.redis import RedisStreamMessage
 
 from consumers.stake_executor.service import stake_service
 from shared.chain.client import ClientFactory
@@ -26,13 +26,12 @@ def create_app(
         hop_spec,
         partial(stake_service, consumer=consumer_name(hop_spec), chain_factory=chain_factory),
         description="Adds or removes stake according to a trade's sentiment, paper by default.",
+        look_first=True,  # a stake is never decided twice, even for a duplicated entry
     )
 
     @hop.subscriber
-    async def execute_stake(
-        event: SentimentScored, msg: RedisStreamMessage, pipeline: Pipeline
-    ) -> None:
+    async def execute_stake(event: SentimentScored, msg: RedisStreamMessage) -> None:
         """Sentiment was scored: decide, plan (paper) or submit (live), emit stake.executed."""
-        await hop.handle(event, msg, pipeline)
+        await hop.handle(event, msg)
 
     return hop.app

@@ -4,7 +4,10 @@ A claim is inserted before anything is planned or submitted; its ``_id``, the tr
 duplicate delivery, or a second replica, find the first one's claim instead of acting again.
 What the finder does depends on the claim's state:
 
-- ``done``: the outcome is recorded; it is replayed, nothing is redone.
+- ``done``: the outcome of a submission is recorded; it is replayed, nothing is redone. (A
+  claim that was never marked submitting, in paper mode or for a skipped trade, stays
+  ``claimed``: the hop's record holds its outcome, and a redelivery that finds that record
+  re-emits it before any claim is looked at, see ``shared.streams.hop``.)
 - ``submitting``: an extrinsic may be on its way or on chain with its outcome unknown. Never
   submitted again blind: ``OutcomeUnknown``, for a human to reconcile.
 - ``claimed`` and recent: another consumer is deciding right now: ``ClaimHeld`` (transient; the
@@ -18,10 +21,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from pymongo.errors import DuplicateKeyError
-
 from shared.documents import ClaimState, StakeClaim
 from shared.events import utc_now
+from shared.records import Inserts
+
+_CLAIMS = Inserts(StakeClaim)
 
 
 class ClaimHeld(Exception):
@@ -33,12 +37,11 @@ class OutcomeUnknown(Exception):
 
 
 async def acquire(trade_id: str, consumer: str, *, stale_after: float) -> StakeClaim | None:
-    """Hold ``trade_id``'s claim: None when this consumer now holds it, else the done claim."""
-    try:
-        await StakeClaim(id=trade_id, consumer=consumer).insert()
-    except DuplicateKeyError:
-        pass
-    else:
+    """Hold ``trade_id``'s claim: None when this consumer now holds it, else the done claim.
+
+    The claims of a batch's trades are inserted together (``shared.records.Inserts``).
+    """
+    if await _CLAIMS.insert(StakeClaim(id=trade_id, consumer=consumer)):
         return None
     existing = await StakeClaim.get(trade_id)
     if existing is None:  # deleted in between: only by hand; refuse to guess

@@ -63,7 +63,6 @@ class StakeService:
         # The runtime kill switch, read for every trade: a flip applies from the next one on.
         decision = decide(self._settings, event.score, await self._kill_switch.state())
         executed = await self._carry_out(event, decision)
-        await claims.mark(event.trade_id, ClaimState.DONE, executed.model_dump(mode="json"))
         TRADES.labels(executed.action.value, executed.mode, _state(executed).value).inc()
         if executed.success and executed.amount_tao is not None:
             STAKE_TAO.labels(executed.mode, executed.action.value).observe(
@@ -94,9 +93,14 @@ class StakeService:
                 StakeAction.SKIP, None, f"daily cap of {cap} TAO reached", SkipReason.DAILY_CAP
             )
             return self._executed(event, skip)
-        if self._executor.submits and planned.submittable:
-            await claims.mark(event.trade_id, ClaimState.SUBMITTING)
-        return self._executed(event, decision, await self._executor.submit(planned))
+        if not (self._executor.submits and planned.submittable):
+            # Nothing is sent: the claim stays claimed, and the hop's record holds the outcome.
+            return self._executed(event, decision, await self._executor.submit(planned))
+        await claims.mark(event.trade_id, ClaimState.SUBMITTING)
+        executed = self._executed(event, decision, await self._executor.submit(planned))
+        # The submitting claim resolved: a redelivery reads this outcome instead of resubmitting.
+        await claims.mark(event.trade_id, ClaimState.DONE, executed.model_dump(mode="json"))
+        return executed
 
     def _executed(
         self, event: SentimentScored, decision: Decision, outcome: StakeOutcome | None = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from faststream import FastStream
-from faststream.redis import Pipeline, RedisStreamMessage
+from faststream.redis import RedisStreamMessage
 
 from consumers.tweet_fetcher.service import tweet_fetcher
 from shared.events import TradeRequested
@@ -22,10 +22,8 @@ def create_app(settings: Settings | None = None) -> FastStream:
     )
 
     @hop.subscriber
-    async def fetch_tweets(
-        event: TradeRequested, msg: RedisStreamMessage, pipeline: Pipeline
-    ) -> None:
+    async def fetch_tweets(event: TradeRequested, msg: RedisStreamMessage) -> None:
         """A trade was requested: search tweets about its subnet, emit tweets.fetched."""
-        await hop.handle(event, msg, pipeline)
+        await hop.handle(event, msg)
 
     return hop.app

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from shared.events import Tweet
 from shared.logging import get_logger
 from shared.settings import Settings
+from shared.singleflight import SingleFlight
 
 log = get_logger(__name__)
 
@@ -85,6 +86,7 @@ class DesearchClient:
         self._backoff = backoff_seconds
         self._owns_client = client is None
         self._client = client if client is not None else httpx.AsyncClient(timeout=timeout_seconds)
+        self._searches: SingleFlight[list[Tweet]] = SingleFlight()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DesearchClient:
@@ -112,7 +114,11 @@ class DesearchClient:
         count: int,
         sort: Sort = "Latest",
     ) -> list[Tweet]:
-        """Tweets matching ``query`` (Twitter search syntax) between two UTC dates."""
+        """Tweets matching ``query`` (Twitter search syntax) between two UTC dates.
+
+        Identical searches at the same time (trades of one subnet in one batch) share one
+        request (``shared.singleflight``).
+        """
         params = {
             "query": query,
             "sort": sort,
@@ -121,6 +127,10 @@ class DesearchClient:
             "lang": lang,
             "count": str(count),
         }
+        return await self._searches.run(tuple(params.items()), lambda: self._search(params))
+
+    async def _search(self, params: dict[str, str]) -> list[Tweet]:
+        query = params["query"]
         response, attempts = await self._get(params)
         outcome = {
             "query": query,

@@ -22,11 +22,13 @@ from typing import Any, Generic, TypeVar
 
 from faststream import AckPolicy, FastStream
 from faststream.redis import RedisBroker, RedisStreamMessage, StreamSub
+from faststream.redis.annotations import RedisBatchStreamMessage as BatchMessage
+from faststream.redis.message import RedisBatchStreamMessage
+from faststream.redis.parser import BinaryMessageFormatV1
 from faststream.redis.prometheus import RedisPrometheusMiddleware
 from faststream.specification import AsyncAPI
 from prometheus_client import REGISTRY
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
 from redis.exceptions import ResponseError
 
 from shared import metrics
@@ -35,8 +37,8 @@ from shared.events import Event
 from shared.logging import configure_logging, get_logger
 from shared.settings import Settings
 from shared.streams import membership
-from shared.streams.deadletter import dead_letter_middleware
-from shared.streams.hop import HopRunner, HopService
+from shared.streams.deadletter import dead_letter_middleware, entry_id_of
+from shared.streams.hop import Delivery, HopRunner, HopService
 from shared.streams.topology import Hop
 
 log = get_logger(__name__)
@@ -44,7 +46,11 @@ log = get_logger(__name__)
 In = TypeVar("In", bound=Event)
 Out = TypeVar("Out", bound=Event)
 ServiceFactory = Callable[[Settings], AbstractAsyncContextManager[HopService[In, Out]]]
-Handler = Callable[[Any, RedisStreamMessage, Pipeline], Awaitable[None]]
+Handler = Callable[[Any, RedisStreamMessage], Awaitable[None]]
+# The field of a stream entry that holds the message (FastStream's, and the event contract's).
+DATA_KEY = b"__data__"
+# Batches a consumer works on at once: one waiting for MongoDB while the next one is worked on.
+BATCHES_IN_FLIGHT = 2
 # How often a consumer refreshes its stream's gauges.
 STREAM_GAUGES_SECONDS = 10.0
 
@@ -69,8 +75,17 @@ async def ensure_group(redis: Redis, hop: Hop) -> None:
 
 class HopApp(Generic[In, Out]):
     def __init__(
-        self, settings: Settings, hop: Hop, service: ServiceFactory[In, Out], *, description: str
+        self,
+        settings: Settings,
+        hop: Hop,
+        service: ServiceFactory[In, Out],
+        *,
+        description: str,
+        look_first: bool = False,
     ) -> None:
+        """``look_first``: the hop's work must not be repeated for a duplicated entry, so even
+        a first delivery looks its hop's record up before the work (see ``shared.streams.hop``).
+        """
         configure_logging(settings.log_level, settings.log_format)
         self.settings = settings
         self.hop = hop
@@ -79,6 +94,9 @@ class HopApp(Generic[In, Out]):
         self._service_factory = service
         self._redis: Redis | None = None
         self._runner: HopRunner[In, Out] | None = None
+        self._look_first = look_first
+        self._batch_slots = asyncio.Semaphore(BATCHES_IN_FLIGHT)
+        self._batches: set[asyncio.Task[None]] = set()
         self.broker = RedisBroker(
             settings.redis_url,
             middlewares=[
@@ -103,18 +121,23 @@ class HopApp(Generic[In, Out]):
         )
 
     def subscriber(self, handler: Handler) -> Handler:
-        """Register the consumer's typed handler twice on the hop's stream and group.
+        """Read the hop's stream and group in two ways, both through the hop runner.
 
-        The worker reads new entries. The reclaimer (FastStream reads with XAUTOCLAIM when given
-        ``min_idle_time``, and then reads nothing new) takes over entries left pending longer
-        than STREAM_RECLAIM_IDLE_SECONDS by any consumer of the group, this process's own
-        earlier life included, polling every STREAM_RECLAIM_INTERVAL_SECONDS.
+        The worker reads new entries in batches of STREAM_READ_COUNT (XREADGROUP COUNT), each
+        batch handled at once (see ``shared.streams.hop``). The reclaimer (FastStream reads with
+        XAUTOCLAIM when given ``min_idle_time``, and then reads nothing new) takes over entries
+        left pending longer than STREAM_RECLAIM_IDLE_SECONDS by any consumer of the group, this
+        process's own earlier life included, polling every STREAM_RECLAIM_INTERVAL_SECONDS,
+        one at a time, through the consumer's typed ``handler``: that one documents the
+        channel and its payload in AsyncAPI, the entry a producer writes being the same for
+        both.
         """
         settings = self.settings
         worker = StreamSub(
             self.hop.stream,
             group=self.hop.group,
             consumer=self.consumer,
+            batch=True,
             max_records=settings.stream_read_count,
             declare=False,  # ensure_group creates it from 0 at start
         )
@@ -126,26 +149,61 @@ class HopApp(Generic[In, Out]):
             polling_interval=int(settings.stream_reclaim_interval_seconds * 1000),
             declare=False,
         )
-        decorated: Handler = self.broker.subscriber(
+        self.broker.subscriber(
             stream=worker,
             ack_policy=AckPolicy.MANUAL,
-            # Entries in hand at once: a hop mostly waits (HTTP, chain, MongoDB), and every
-            # entry is independent (records are keyed by trade and hop).
-            max_workers=settings.stream_concurrency,
+            parser=_entries_unparsed,
+            include_in_schema=False,  # the same channel and entries as the reclaimer's
+        )(self._handle_batch)
+        documented: Handler = self.broker.subscriber(
+            stream=reclaimer,
+            ack_policy=AckPolicy.MANUAL,
             title=f"{self.hop.stream}:{self.hop.group}",
             description=handler.__doc__,
         )(handler)
-        reclaiming: Handler = self.broker.subscriber(
-            stream=reclaimer,
-            ack_policy=AckPolicy.MANUAL,
-            include_in_schema=False,  # the same channel and payload as the worker
-        )(decorated)
-        return reclaiming
+        return documented
 
-    async def handle(self, event: In, msg: RedisStreamMessage, pipeline: Pipeline) -> None:
+    async def handle(self, event: In, msg: RedisStreamMessage) -> None:
+        """One entry claimed from a consumer that did not finish it (``event`` is its payload,
+        validated by FastStream: the runner reads it again from the entry)."""
+        raw = msg.raw_message["data"].get(DATA_KEY, b"")
+        delivery = Delivery(entry_id_of(msg), msg.body, published=bool(_headers(raw)))
+        await self._require_runner().handle([delivery], redelivered=True)
+
+    async def _handle_batch(self, msg: BatchMessage) -> None:
+        """Hand the batch to the runner and return at once, so that the next batch is read
+        while this one is worked on, up to ``BATCHES_IN_FLIGHT``: a batch spends most of its
+        time waiting for MongoDB, the next one meanwhile on its own work."""
+        raw = msg.raw_message
+        deliveries = []
+        for entry_id, fields in zip(raw["message_ids"], raw["data"], strict=True):
+            body, headers = BinaryMessageFormatV1.parse(fields.get(DATA_KEY, b""))
+            deliveries.append(Delivery(_text(entry_id), body, published=bool(headers)))
+        runner = self._require_runner()
+        await self._batch_slots.acquire()
+        batch = asyncio.create_task(runner.handle(deliveries, redelivered=False))
+        self._batches.add(batch)
+        batch.add_done_callback(self._batch_done)
+
+    def _batch_done(self, batch: asyncio.Task[None]) -> None:
+        self._batches.discard(batch)
+        self._batch_slots.release()
+        if not batch.cancelled() and (error := batch.exception()) is not None:
+            # Its entries stay pending, to be reclaimed (as when a handler raises).
+            log.error(
+                "hop.batch_failed", hop=self.hop.name, error=f"{type(error).__name__}: {error}"
+            )
+
+    async def _finish_batches(self) -> None:
+        """On the way out: let the batches in hand end (as FastStream lets a handler), for the
+        graceful shutdown's time at most; whatever is unfinished stays pending."""
+        if self._batches:
+            await asyncio.wait(set(self._batches), timeout=self.settings.shutdown_timeout_seconds)
+
+    def _require_runner(self) -> HopRunner[In, Out]:
         if self._runner is None:
             raise RuntimeError("the hop's service is not started")
-        await self._runner.handle(event, msg, pipeline)
+        return self._runner
 
     def _require_redis(self) -> Redis:
         if self._redis is None:
@@ -171,6 +229,8 @@ class HopApp(Generic[In, Out]):
                 self._redis,
                 consumer=self.consumer,
                 max_attempts=settings.stream_max_attempts,
+                concurrency=settings.stream_concurrency,
+                look_first=self._look_first,
             )
             gauges = asyncio.create_task(
                 metrics.track_stream_gauges(
@@ -191,17 +251,43 @@ class HopApp(Generic[In, Out]):
             )
             stack.push_async_callback(_cancel, sweeper)
             log.info("consumer.started", hop=self.hop.name, consumer=self.consumer)
+            # On the way out, last in first out: the batches in hand finish (or are cancelled
+            # after SHUTDOWN_TIMEOUT_SECONDS), then what this process still holds goes to
+            # others, then the clients close.
+            stack.push_async_callback(self._leave)
+            stack.push_async_callback(self._finish_batches)
             yield
-            # The broker has stopped: every handler finished or was cancelled after
-            # SHUTDOWN_TIMEOUT_SECONDS, so what this process still holds can go to others.
             log.info("consumer.stopping", hop=self.hop.name, consumer=self.consumer)
-            await membership.leave(
-                self._redis,
-                self.hop,
-                [self.consumer, self.reclaimer],
-                reclaim_idle_seconds=settings.stream_reclaim_idle_seconds,
-                within=settings.redis_timeout_seconds * 4,
-            )
+
+    async def _leave(self) -> None:
+        settings = self.settings
+        await membership.leave(
+            self._require_redis(),
+            self.hop,
+            [self.consumer, self.reclaimer],
+            reclaim_idle_seconds=settings.stream_reclaim_idle_seconds,
+            within=settings.redis_timeout_seconds * 4,
+        )
+
+
+async def _entries_unparsed(
+    message: Any, parse: Callable[[Any], Awaitable[RedisBatchStreamMessage]]
+) -> RedisBatchStreamMessage:
+    """FastStream's batch parser without its work on the entries: it decodes every entry and
+    encodes the whole batch again as one JSON list, which costs time and fails on an entry that
+    is not JSON. The runner reads each entry from the raw message instead."""
+    parsed = await parse({**message, "data": []})
+    parsed.raw_message = message
+    return parsed
+
+
+def _headers(data: bytes) -> dict[str, Any]:
+    """The headers of a message FastStream published; none for plain JSON."""
+    return BinaryMessageFormatV1.parse(data)[1]
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

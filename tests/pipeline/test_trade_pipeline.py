@@ -15,15 +15,19 @@ import pytest
 from pytest_httpserver import HTTPServer
 from redis.asyncio import Redis
 
+from consumers.tweet_fetcher.app import create_app as tweet_fetcher
 from offline.chutes import completion
 from offline.desearch import tweets_answer
 from offline.substrate import FakeSubstrate
+from shared.documents import Trade, TradeState
 from shared.settings import Settings
 from tests.conftest import HOTKEY, TRADE_TOKEN, TRADER_MNEMONIC
 from tests.gateway_client import running_gateway
 from tests.pipeline_support import (
     pipeline_settings,
+    running,
     running_pipeline,
+    wait_for_hop,
     wait_for_terminal,
 )
 
@@ -217,3 +221,18 @@ async def test_a_raw_xadd_as_the_readme_shows_drives_a_trade_to_completion(
     assert trade.trace_id == "ext-0001"
     assert trade.outcome is not None
     assert trade.outcome["action"] == "add_stake"
+
+
+async def test_a_trade_the_gateway_admitted_is_in_progress_once_the_first_hop_has_it(
+    settings: Settings, substrate: FakeSubstrate, httpserver: HTTPServer
+) -> None:
+    """The gateway records the trade requested and publishes it; the tweet-fetcher moves it on."""
+    serve(httpserver, tweets=tweets_answer("SN18 ships"), reply='{"score": 50}')
+    settings = pipeline_settings(settings, httpserver)
+    async with running_gateway(settings, substrate) as gateway, running(tweet_fetcher(settings)):
+        response = await gateway.get("/api/v1/tao_dividends", params=TRADE, headers=AUTH)
+        trade_id = response.json()["trade_id"]
+        await wait_for_hop(trade_id)
+        trade = await Trade.get(trade_id)
+    assert trade is not None
+    assert (trade.state, trade.requested_by) == (TradeState.IN_PROGRESS, "trader")
