@@ -57,7 +57,6 @@ import math
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -80,6 +79,7 @@ from bench.pipeline import Target, bench_target, consumer_env, trade_request
 from bench.processes import (
     Processes,
     exit_on_sigterm,
+    free_port,
     polling_consumers,
     processes,
     start_fakes,
@@ -138,12 +138,6 @@ SCENARIOS = [
 
 
 # --- processes ---
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class RedisServer:

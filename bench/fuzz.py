@@ -24,7 +24,6 @@ import os
 import random
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,7 +38,7 @@ import httpx
 from pymongo import MongoClient
 from redis import Redis
 
-from bench.processes import Processes, exit_on_sigterm, processes
+from bench.processes import Processes, exit_on_sigterm, free_port, processes
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "bench" / "fuzz.toml"
@@ -215,13 +214,6 @@ def _log_dir(keep: Path | None) -> Iterator[Path]:
         return
     with tempfile.TemporaryDirectory(prefix="fuzz-") as scratch:
         yield Path(scratch)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def main() -> None:

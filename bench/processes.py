@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -99,6 +100,13 @@ def processes(log_dir: Path) -> Iterator[Processes]:
         yield started
     finally:
         started.stop()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def exit_on_sigterm(signum: int, _frame: FrameType | None) -> None:

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.processes import free_port as free_port
+
 HOW_TO = (
     "Tests need a real Redis and a real MongoDB-compatible server. Either run "
     "`bash scripts/provision.sh install && bash scripts/provision.sh start` and export "
@@ -167,13 +169,6 @@ def disposable_mongo(directory: Path) -> Iterator[DisposableMongo]:
         yield server
     finally:
         server.stop()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _wait_for_port(port: int) -> None:

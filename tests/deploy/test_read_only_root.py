@@ -15,7 +15,6 @@ import os
 import shlex
 import shutil
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -35,6 +34,7 @@ from tests.pipeline_support import (
     trade_requested,
     wait_for_hop,
 )
+from tests.servers import free_port
 
 IMAGE_HOME = "/home/app"
 STARTUP_SECONDS = 120
@@ -84,12 +84,6 @@ async def started(
         if process.returncode is None:
             process.kill()
             await process.wait()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def gateway_env(settings: Settings) -> dict[str, str]:

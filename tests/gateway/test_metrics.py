@@ -7,7 +7,6 @@ import contextlib
 import math
 import os
 import signal
-import socket
 import sys
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from shared.streams.topology import HopName, topology
 from tests.conftest import HOTKEY, READ_TOKEN
 from tests.gateway_client import running_gateway
 from tests.metrics_support import Samples
-from tests.servers import disposable_redis
+from tests.servers import disposable_redis, free_port
 
 AUTH = {"Authorization": f"Bearer {READ_TOKEN}"}
 DIVIDENDS = "/api/v1/tao_dividends"
@@ -127,18 +126,11 @@ async def test_a_scrape_is_answered_while_redis_is_down(
     assert samples.has(REQUESTS, route="/metrics", status="200")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 async def test_one_scrape_reports_every_worker_of_python_m_gateway(
     settings: Settings, tmp_path: Path
 ) -> None:
     """With two workers, a scrape answered by either counts the requests both served."""
-    port = _free_port()
+    port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"},
         "TMPDIR": str(tmp_path),  # where the metrics directory is made

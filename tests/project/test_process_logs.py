@@ -14,7 +14,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -28,6 +27,7 @@ import pytest
 from shared.documents import TERMINAL_STATES
 from shared.settings import Settings
 from tests.conftest import HOTKEY, TRADE_TOKEN
+from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 # Starting a bittensor-importing process takes seconds on a busy 2-core machine.
@@ -42,12 +42,6 @@ class Process:
 
     def lines(self) -> list[str]:
         return [line for line in self.log.read_text(encoding="utf-8").splitlines() if line]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextlib.contextmanager

@@ -15,19 +15,12 @@ from shared.logging import configure_logging
 from shared.settings import Settings
 from shared.streams.topology import HopName, topology
 from tests.metrics_support import Samples
-from tests.servers import disposable_redis
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from tests.servers import disposable_redis, free_port
 
 
 async def test_the_metrics_server_serves_the_registry_while_the_block_runs() -> None:
     """METRICS_PORT serves /metrics in Prometheus format, and is released afterwards."""
-    port = _free_port()
+    port = free_port()
     async with metrics.serving(port), httpx.AsyncClient() as client:
         response = await client.get(f"http://127.0.0.1:{port}/metrics")
     assert response.status_code == 200
